@@ -1,0 +1,186 @@
+// Command ambari-agent is the Ambari host agent: the operator commands
+// (start, stop, status, restart, reset) and the daemon itself (run).
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/ambari-go/ambari-agent/internal/agent"
+	"github.com/ambari-go/ambari-agent/internal/config"
+)
+
+const usage = `Usage: ambari-agent {start|stop|restart|status|reset <server_hostname>|run} [options]
+
+Commands:
+  start     start the agent in the background
+  stop      stop the agent (SIGTERM, then SIGKILL after 10 s)
+  restart   stop, then start
+  status    exit 0 if running, 2 on a stale pid file, 3 if not running
+  reset     point the agent at another server and clear its certificates
+  run       run the agent in the foreground (for systemd and containers)
+
+Options (in any position):
+  --home DIR                  agent home: config at DIR/etc/ambari-agent/conf,
+                              every path placed under DIR (many agents per host)
+  -v, --verbose               debug logging
+  -e, --expected-hostname H   refuse to start unless this host's name is H
+  --version                   print the version and exit
+  --hash                      print the build's source revision and exit
+`
+
+type options struct {
+	command          string
+	args             []string
+	home             string
+	verbose          bool
+	expectedHostname string
+}
+
+func parseArgs(argv []string) (options, error) {
+	var o options
+	for i := 0; i < len(argv); i++ {
+		a := argv[i]
+		value := func(name string) (string, error) {
+			if _, v, ok := strings.Cut(a, "="); ok && strings.HasPrefix(a, "--") {
+				return v, nil
+			}
+			if i+1 >= len(argv) {
+				return "", fmt.Errorf("%s needs a value", name)
+			}
+			i++
+			return argv[i], nil
+		}
+		var err error
+		switch {
+		case a == "--home" || strings.HasPrefix(a, "--home="):
+			o.home, err = value("--home")
+		case a == "-v" || a == "--verbose":
+			o.verbose = true
+		case a == "-e" || a == "--expected-hostname" || strings.HasPrefix(a, "--expected-hostname="):
+			o.expectedHostname, err = value("--expected-hostname")
+		case a == "--version" || a == "--hash" || a == "-h" || a == "--help":
+			if o.command == "" {
+				o.command = a
+			}
+		case strings.HasPrefix(a, "-"):
+			err = fmt.Errorf("unknown option %s", a)
+		case o.command == "":
+			o.command = a
+		default:
+			o.args = append(o.args, a)
+		}
+		if err != nil {
+			return o, err
+		}
+	}
+	return o, nil
+}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout)) }
+
+func run(argv []string, out io.Writer) int {
+	o, err := parseArgs(argv)
+	if err != nil {
+		fmt.Fprintf(out, "%v\n\n%s", err, usage)
+		return agent.ExitFailure
+	}
+	switch o.command {
+	case "--version":
+		fmt.Fprintln(out, agent.Version)
+		return agent.ExitOK
+	case "--hash":
+		fmt.Fprintln(out, agent.Hash)
+		return agent.ExitOK
+	case "-h", "--help":
+		fmt.Fprint(out, usage)
+		return agent.ExitOK
+	case "start", "stop", "restart", "status", "reset", "run":
+	default:
+		fmt.Fprint(out, usage)
+		return agent.ExitFailure
+	}
+	if o.home != "" {
+		fmt.Fprintf(out, "Using agent home %s\n", o.home)
+	}
+	if o.command == "reset" && len(o.args) != 1 {
+		fmt.Fprintln(out, "You must supply the hostname of the Ambari Server with the reset option. (e.g. ambari-agent reset c6401.ambari.apache.org)")
+		return agent.ExitFailure
+	}
+
+	// Control commands act on the whole agent installation; like the
+	// control script, they need root or sudo.
+	if o.command != "status" && o.command != "run" && !canSudo() {
+		// The control script exits 0 here; a non-zero code lets callers
+		// notice that nothing happened.
+		fmt.Fprintln(out, "You can't perform this operation as non-sudoer user. Please, re-login or configure sudo access for this user.")
+		return agent.ExitFailure
+	}
+
+	cfg, err := loadConfig(o)
+	if err != nil {
+		fmt.Fprintf(out, "ERROR: %v\n", err)
+		if o.command == "start" || o.command == "restart" {
+			return agent.ExitStartFail
+		}
+		return agent.ExitFailure
+	}
+
+	daemonArgs := []string{}
+	if o.home != "" {
+		daemonArgs = append(daemonArgs, "--home", o.home)
+	}
+	if o.verbose {
+		daemonArgs = append(daemonArgs, "-v")
+	}
+	if o.expectedHostname != "" {
+		daemonArgs = append(daemonArgs, "--expected-hostname="+o.expectedHostname)
+	}
+	exe, _ := os.Executable()
+	ctl := &agent.Control{Config: cfg, Out: out, Exe: exe, DaemonArgs: daemonArgs}
+
+	switch o.command {
+	case "status":
+		return ctl.Status()
+	case "start":
+		return ctl.Start()
+	case "stop":
+		return ctl.Stop()
+	case "restart":
+		fmt.Fprintln(out, "Restarting ambari-agent")
+		// Unlike the control script, the stop half keeps --home.
+		ctl.Stop()
+		return ctl.Start()
+	case "reset":
+		return ctl.Reset(o.args[0])
+	default: // run
+		return agent.RunDaemon(cfg, agent.DaemonOptions{
+			Verbose:          o.verbose,
+			ExpectedHostname: o.expectedHostname,
+			Args:             append([]string{"run"}, daemonArgs...),
+		})
+	}
+}
+
+// loadConfig reads the agent's ini file. stop and status work from the
+// defaults when there is no file, so an agent can still be stopped after
+// its configuration was removed.
+func loadConfig(o options) (*config.Config, error) {
+	path := config.Locate(o.home)
+	cfg, err := config.Load(path, o.home)
+	if errors.Is(err, os.ErrNotExist) && (o.command == "stop" || o.command == "status") {
+		return config.Defaults(o.home), nil
+	}
+	return cfg, err
+}
+
+func canSudo() bool {
+	if os.Geteuid() == 0 {
+		return true
+	}
+	return exec.Command("sudo", "-n", "true").Run() == nil
+}

@@ -1,0 +1,126 @@
+package logging
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Rotation limits of the Python agent's log handlers.
+const (
+	MaxFileSize = 10_000_000
+	MaxBackups  = 25
+)
+
+// Options selects where and how to log.
+type Options struct {
+	// File is the log file; "" logs to stderr only.
+	File string
+	// Level is the initial level.
+	Level logrus.Level
+	// JSON selects logrus' JSON formatter instead of the Python layout.
+	JSON bool
+	// AlsoStderr copies every line to stderr (foreground runs).
+	AlsoStderr bool
+}
+
+// New returns a logger writing per opts, and a function closing its file.
+func New(opts Options) (*logrus.Logger, func() error, error) {
+	l := logrus.New()
+	l.SetLevel(opts.Level)
+	if opts.JSON {
+		l.SetFormatter(&logrus.JSONFormatter{TimestampFormat: "2006-01-02T15:04:05.000Z07:00"})
+	} else {
+		l.SetFormatter(&TextFormatter{})
+	}
+	closeFn := func() error { return nil }
+	var out io.Writer = os.Stderr
+	if opts.File != "" {
+		rf, err := OpenRotating(opts.File, MaxFileSize, MaxBackups)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open log %s: %w", opts.File, err)
+		}
+		closeFn = rf.Close
+		out = rf
+		if opts.AlsoStderr {
+			out = io.MultiWriter(rf, os.Stderr)
+		}
+	}
+	l.SetOutput(out)
+	return l, closeFn, nil
+}
+
+// Discard returns an entry that logs nothing, for components built without
+// a logger (mostly tests).
+func Discard() *logrus.Entry {
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	return logrus.NewEntry(l)
+}
+
+// Component returns the entry a component logs through.
+func Component(l *logrus.Logger, name string) *logrus.Entry {
+	return l.WithField("component", name)
+}
+
+// TextFormatter renders the Python agent's layout,
+// "INFO 2024-10-16 12:00:01,234 component - message", followed by the
+// entry's other fields as key=value in a stable order.
+type TextFormatter struct{}
+
+// Format implements logrus.Formatter.
+func (TextFormatter) Format(e *logrus.Entry) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(pythonLevel(e.Level))
+	b.WriteByte(' ')
+	b.WriteString(e.Time.Format("2006-01-02 15:04:05"))
+	fmt.Fprintf(&b, ",%03d ", e.Time.Nanosecond()/int(time.Millisecond))
+	comp, _ := e.Data["component"].(string)
+	if comp == "" {
+		comp = "agent"
+	}
+	b.WriteString(comp)
+	b.WriteString(" - ")
+	b.WriteString(strings.TrimRight(e.Message, "\n"))
+	keys := make([]string, 0, len(e.Data))
+	for k := range e.Data {
+		if k != "component" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := e.Data[k]
+		if err, ok := v.(error); ok {
+			v = err.Error()
+		}
+		s := fmt.Sprint(v)
+		if strings.ContainsAny(s, " \"=\n") {
+			s = fmt.Sprintf("%q", s)
+		}
+		fmt.Fprintf(&b, " %s=%s", k, s)
+	}
+	b.WriteByte('\n')
+	return b.Bytes(), nil
+}
+
+func pythonLevel(l logrus.Level) string {
+	switch l {
+	case logrus.PanicLevel, logrus.FatalLevel:
+		return "CRITICAL"
+	case logrus.ErrorLevel:
+		return "ERROR"
+	case logrus.WarnLevel:
+		return "WARNING"
+	case logrus.InfoLevel:
+		return "INFO"
+	default:
+		return "DEBUG"
+	}
+}
