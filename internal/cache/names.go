@@ -1,0 +1,61 @@
+package cache
+
+import (
+	"path/filepath"
+	"strings"
+)
+
+// Name identifies one of the five caches. Its value is the base name of the
+// cache's files, the same as the Python agent's get_cache_name().
+type Name string
+
+// The five caches.
+const (
+	Topology         Name = "topology"
+	Metadata         Name = "metadata"
+	Configurations   Name = "configurations"
+	HostLevelParams  Name = "host_level_params"
+	AlertDefinitions Name = "alert_definitions"
+)
+
+// CommonCluster is the cluster id under which the server sends data that
+// belongs to no cluster (ambari level params and agentConfigs in metadata).
+const CommonCluster = "-1"
+
+// DirName is the sub-directory of the agent's cache_dir holding the caches.
+const DirName = "cluster_cache"
+
+// Dir returns the cluster cache directory for the agent's cache_dir.
+func Dir(cacheDir string) string { return filepath.Join(cacheDir, DirName) }
+
+// Names returns the five caches in the order the agent synchronises them
+// after registration (topology, metadata, configurations, host-level params,
+// alert definitions).
+func Names() []Name {
+	return []Name{Topology, Metadata, Configurations, HostLevelParams, AlertDefinitions}
+}
+
+// jsonFile and hashFile are the Python agent's file names, kept so that a host
+// upgraded from the Python agent keeps its caches.
+func (n Name) jsonFile() string { return string(n) + ".json" }
+func (n Name) hashFile() string { return "." + string(n) + ".hash" }
+
+// NameForDestination maps a STOMP destination to the cache it feeds: the push
+// topic (/events/topologies, /user/configs, ...) or the request destination
+// whose reply carries the same body (/agents/topologies, ...). Trailing
+// slashes are ignored, as the Python agent ignores them.
+func NameForDestination(dest string) (Name, bool) {
+	switch strings.TrimRight(dest, "/") {
+	case "/events/topologies", "/agents/topologies":
+		return Topology, true
+	case "/events/metadata", "/agents/metadata":
+		return Metadata, true
+	case "/user/configs", "/agents/configs":
+		return Configurations, true
+	case "/user/host_level_params", "/agents/host_level_params":
+		return HostLevelParams, true
+	case "/user/alert_definitions", "/agents/alert_definitions":
+		return AlertDefinitions, true
+	}
+	return "", false
+}
