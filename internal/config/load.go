@@ -74,13 +74,10 @@ func Parse(name string, data []byte, home string) (*Config, error) {
 	if err := checkSyntax(name, data); err != nil {
 		return nil, err
 	}
-	f, err := ini.LoadSources(iniOptions, data)
+	r, err := newReaderErr(name, data)
 	if err != nil {
-		// checkSyntax accepts only what the reader accepts, so this is
-		// unexpected; still give the operator the file name.
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, err
 	}
-	r := &reader{file: f, name: name, data: data}
 	c := Defaults("")
 	c.File = name
 	c.Home = home
@@ -91,6 +88,24 @@ func Parse(name string, data []byte, home string) (*Config, error) {
 	}
 	c.applyHome()
 	return c, nil
+}
+
+// withoutComments drops whole-line comments and blank lines. Python's
+// configparser skips a comment line even when it is indented inside a
+// multi-line value, where ini.v1 would take it as a continuation.
+func withoutComments(data []byte) []byte {
+	var out bytes.Buffer
+	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
+		t := bytes.TrimSpace(line)
+		if len(t) == 0 || t[0] == '#' || t[0] == ';' {
+			continue
+		}
+		out.Write(line)
+		if !bytes.HasSuffix(line, []byte("\n")) {
+			out.WriteByte('\n')
+		}
+	}
+	return out.Bytes()
 }
 
 // checkSyntax walks the lines like RawConfigParser and reports the first
@@ -124,6 +139,21 @@ func checkSyntax(name string, data []byte) error {
 	return sc.Err()
 }
 
+func newReaderErr(name string, data []byte) (*reader, error) {
+	f, err := ini.LoadSources(iniOptions, withoutComments(data))
+	if err != nil {
+		// checkSyntax accepts only what the reader accepts, so this is
+		// unexpected; still give the operator the file name.
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &reader{file: f, name: name, data: data}, nil
+}
+
+func newReader(name string, data []byte) *reader {
+	r, _ := newReaderErr(name, data)
+	return r
+}
+
 type reader struct {
 	file *ini.File
 	name string
@@ -144,7 +174,12 @@ func (r *reader) raw(section, key string) (string, bool) {
 	if len(vals) > 0 {
 		v = vals[0]
 	}
-	return strings.TrimSpace(v), true
+	// Python strips each continuation line before joining with "\n".
+	lines := strings.Split(v, "\n")
+	for i := range lines {
+		lines[i] = strings.TrimSpace(lines[i])
+	}
+	return strings.TrimSpace(strings.Join(lines, "\n")), true
 }
 
 func (r *reader) fail(section, key, value, reason string) {

@@ -1,0 +1,60 @@
+package logging
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/sirupsen/logrus"
+)
+
+func TestRotationKeepsNumberedBackups(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "logs", "ambari-agent.log")
+	r, err := OpenRotating(p, 100, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		fmt.Fprintf(r, "line %02d %s\n", i, strings.Repeat("x", 30))
+	}
+	r.Close()
+	for _, name := range []string{"ambari-agent.log", "ambari-agent.log.1", "ambari-agent.log.2", "ambari-agent.log.3"} {
+		st, err := os.Stat(filepath.Join(filepath.Dir(p), name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if st.Size() > 100 {
+			t.Errorf("%s is %d bytes, over the limit", name, st.Size())
+		}
+	}
+	if _, err := os.Stat(p + ".4"); !os.IsNotExist(err) {
+		t.Error("more backups than configured")
+	}
+	last, _ := os.ReadFile(p)
+	if !strings.Contains(string(last), "line 19") {
+		t.Errorf("newest line not in the current file: %q", last)
+	}
+	prev, _ := os.ReadFile(p + ".1")
+	if !strings.Contains(string(prev), "line 17") {
+		t.Errorf(".1 does not hold the lines just before: %q", prev)
+	}
+}
+
+func TestTextFormatMatchesPythonLayout(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "a.log")
+	l, closeFn, err := New(Options{File: p, Level: logrus.InfoLevel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	Component(l, "ActionQueue").WithField("taskId", 42).Info("Adding EXECUTION_COMMAND")
+	Component(l, "x").Debug("hidden")
+	closeFn()
+	b, _ := os.ReadFile(p)
+	re := regexp.MustCompile(`^INFO \d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ActionQueue - Adding EXECUTION_COMMAND taskId=42\n$`)
+	if !re.Match(b) {
+		t.Fatalf("log line %q", b)
+	}
+}
