@@ -1,0 +1,62 @@
+// Package stompws carries STOMP 1.2 frames over a WebSocket, the way the Ambari
+// agent and server talk (protocol spec §1.4–1.9, §3).
+//
+// It owns both ends of the link:
+//
+//   - the client side used by the agent: [Dial] makes the TLS WebSocket
+//     connection to /agent/stomp/v1, sends the STOMP connect frame and waits
+//     for CONNECTED; [Conn.Subscribe], [Conn.Send] and [Conn.Request] carry
+//     the traffic; replies on /user/ are matched to requests by their
+//     correlationId header;
+//   - minimal server-side primitives for the simulator: [Upgrade] and
+//     [ServerConn] read and write whole frames and nothing more.
+//
+// It replaces the Python agent's ambari_stomp WsConnection/WsTransport, the
+// ambari_ws4py client under it, AmbariStompConnection's correlation counter
+// (security.py) and ServerResponsesListener's reply matching.
+//
+// # Why not go-stomp's Conn
+//
+// We use go-stomp v3's frame package (frame.Frame, frame.Header,
+// frame.Writer and the command/header constants) but not its stomp.Conn:
+//
+//   - the Ambari agent subscribes every destination with the same id "sub";
+//     stomp.Conn routes MESSAGE frames by subscription id through a map, so a
+//     second subscription with the same id silently replaces the first. We
+//     route by the destination header instead, as the Python agent does;
+//   - its processing loop blocks on a full subscription channel, which
+//     stalls the reader and with it every reply. Here each subscription has a
+//     bounded queue drained by its own goroutine; a full queue drops the
+//     message, counts and logs it, and the reader goes on.
+//
+// Inbound frames are decoded by our own small decoder: go-stomp's
+// frame.Reader trusts content-length and allocates that much before reading,
+// and grows header lines without limit, so a broken or hostile server could
+// make us allocate gigabytes. Our decoder refuses a content-length above the
+// configured limit before allocating, bounds the header section, and treats
+// the incoming WebSocket messages as one byte stream cut at NUL bytes
+// (honouring content-length), so frames split across messages or packed
+// several to a message are all delivered. Binary WebSocket messages are
+// decoded exactly like text ones (as bytes); the Python agent cannot decode
+// them, but nothing is gained by refusing them.
+//
+// Outbound frames are encoded with frame.Writer into a buffer and leave as
+// exactly one WebSocket text message per frame, trailing NUL included
+// (go-stomp would flush a frame larger than its 4 KiB buffer in several
+// writes). On the client side the message is also a single unfragmented
+// WebSocket frame, as the Python agent sends it: we frame and mask it
+// ourselves and hand it to the TLS connection in one Write, because
+// gorilla/websocket's client writer fragments messages larger than its write
+// buffer.
+//
+// # Where we differ from the Python agent
+//
+//   - The connect frame carries heart-beat:0,0 explicitly (the Python client
+//     omits the header, which means the same). There is no STOMP heart-beating
+//     and no WebSocket ping from our side; a quiet link lives until either
+//     peer closes it. Incoming heart-beats (a lone EOL) are tolerated.
+//   - Request waits have a hard deadline. The Python agent restarts its wait
+//     whenever any reply arrives (spec §3.4 quirk).
+//   - Pending requests fail at once when the connection dies instead of
+//     waiting for their timeout, and sends on a dead connection fail fast.
+package stompws
