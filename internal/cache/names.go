@@ -3,19 +3,22 @@ package cache
 import (
 	"path/filepath"
 	"strings"
+
+	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
 // Name identifies one of the five caches. Its value is the base name of the
 // cache's files, the same as the Python agent's get_cache_name().
 type Name string
 
-// The five caches.
+// The five caches; the same strings as protocol.CacheSyncOrder's Cache field,
+// so Name(step.Cache) picks the cache of a synchronisation step.
 const (
-	Topology         Name = "topology"
-	Metadata         Name = "metadata"
-	Configurations   Name = "configurations"
-	HostLevelParams  Name = "host_level_params"
-	AlertDefinitions Name = "alert_definitions"
+	Topology         Name = protocol.CacheTopology
+	Metadata         Name = protocol.CacheMetadata
+	Configurations   Name = protocol.CacheConfigurations
+	HostLevelParams  Name = protocol.CacheHostLevelParams
+	AlertDefinitions Name = protocol.CacheAlertDefinitions
 )
 
 // CommonCluster is the cluster id under which the server sends data that
@@ -46,15 +49,15 @@ func (n Name) hashFile() string { return "." + string(n) + ".hash" }
 // slashes are ignored, as the Python agent ignores them.
 func NameForDestination(dest string) (Name, bool) {
 	switch strings.TrimRight(dest, "/") {
-	case "/events/topologies", "/agents/topologies":
+	case protocol.EventsTopologies, protocol.AgentsTopologies:
 		return Topology, true
-	case "/events/metadata", "/agents/metadata":
+	case protocol.EventsMetadata, protocol.AgentsMetadata:
 		return Metadata, true
-	case "/user/configs", "/agents/configs":
+	case protocol.UserConfigs, protocol.AgentsConfigs:
 		return Configurations, true
-	case "/user/host_level_params", "/agents/host_level_params":
+	case protocol.UserHostLevelParams, protocol.AgentsHostLevelParams:
 		return HostLevelParams, true
-	case "/user/alert_definitions", "/agents/alert_definitions":
+	case protocol.UserAlertDefinitions, protocol.AgentsAlertDefinitions:
 		return AlertDefinitions, true
 	}
 	return "", false

@@ -77,6 +77,9 @@ func asInt64(v any) (int64, bool) {
 func idKey(v any) (string, bool) {
 	switch t := v.(type) {
 	case json.Number:
+		if canonicalInt(string(t)) {
+			return string(t), true // the common case, without parsing or allocating
+		}
 		if i, ok := asInt64(t); ok {
 			return strconv.FormatInt(i, 10), true
 		}
@@ -85,6 +88,26 @@ func idKey(v any) (string, bool) {
 		return "s" + t, true
 	}
 	return "", false
+}
+
+// canonicalInt reports whether s is an integer written the one way
+// strconv.FormatInt would write it.
+func canonicalInt(s string) bool {
+	if strings.HasPrefix(s, "-") {
+		s = s[1:]
+		if s == "0" {
+			return false
+		}
+	}
+	if s == "" || (s[0] == '0' && len(s) > 1) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // str renders a scalar as the string a reader of a "string map" expects:
