@@ -83,6 +83,7 @@ type decoder struct {
 	head    *frame.Frame // the parsed command and headers
 	bodyLen int          // content-length, or -1 when absent or unusable
 	bad     string       // why the head is malformed; the frame is skipped at its NUL
+	pairs   []string     // scratch for header names and values
 
 	err error // a fatal error poisons the decoder for good
 }
@@ -217,7 +218,7 @@ func (d *decoder) parseHead(end int) error {
 	command := string(trimCR(s[:nl]))
 	s = s[nl+1:]
 
-	f := &frame.Frame{Command: command, Header: &frame.Header{}}
+	pairs := d.pairs[:0]
 	// STOMP 1.2: CONNECT and CONNECTED headers are not escaped.
 	escaped := command != frame.CONNECT && command != frame.CONNECTED
 	bodyLen := -1
@@ -244,7 +245,7 @@ func (d *decoder) parseHead(end int) error {
 			break
 		}
 		if name == frame.ContentLength {
-			if _, seen := f.Header.Contains(frame.ContentLength); !seen {
+			if !hasName(pairs, frame.ContentLength) {
 				n, ok := parseContentLength(value)
 				switch {
 				case !ok:
@@ -256,8 +257,13 @@ func (d *decoder) parseHead(end int) error {
 				}
 			}
 		}
-		f.Header.Add(name, value)
+		pairs = append(pairs, name, value)
 	}
+	// NewHeader copies pairs into a slice of exactly the right size; the
+	// scratch slice is kept for the next frame.
+	f := &frame.Frame{Command: command, Header: frame.NewHeader(pairs...)}
+	clear(pairs)
+	d.pairs = pairs[:0]
 	d.head, d.headEnd, d.scan, d.bad = f, end, end, bad
 	if bad != "" {
 		bodyLen = -1 // find the end of the bad frame by its NUL
@@ -315,6 +321,16 @@ func (d *decoder) fail(reason string, err error) error {
 	d.err = &FrameError{Reason: reason, Err: err}
 	d.buf, d.off = nil, 0
 	return d.err
+}
+
+// hasName reports whether name is among the names of pairs (name, value, ...).
+func hasName(pairs []string, name string) bool {
+	for i := 0; i < len(pairs); i += 2 {
+		if pairs[i] == name {
+			return true
+		}
+	}
+	return false
 }
 
 func trimCR(b []byte) []byte {

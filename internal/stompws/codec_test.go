@@ -89,9 +89,10 @@ func TestDecoderHeaderRules(t *testing.T) {
 		"k:second\n" +
 		"empty:\n" +
 		"\n\x00" +
-		"CONNECTED\nversion:1.2\nodd:a\\qb\n\n\x00"
+		"CONNECTED\nversion:1.2\nodd:a\\qb\n\n\x00" +
+		"MESSAGE\nnote:content-length\ncontent-length:3\ncontent-length:1\n\na\x00b\x00"
 	frames, errs := feed(t, newDecoder(0), in)
-	if len(errs) > 0 || len(frames) != 2 {
+	if len(errs) > 0 || len(frames) != 3 {
 		t.Fatalf("frames %d errs %v", len(frames), errs)
 	}
 	h := frames[0].Header
@@ -110,6 +111,10 @@ func TestDecoderHeaderRules(t *testing.T) {
 	// STOMP 1.2: CONNECTED headers are taken literally.
 	if got := frames[1].Header.Get("odd"); got != `a\qb` {
 		t.Errorf("CONNECTED header was unescaped: %q", got)
+	}
+	// The first content-length counts, and only as a header name.
+	if got := string(frames[2].Body); got != "a\x00b" {
+		t.Errorf("content-length body %q", got)
 	}
 }
 
