@@ -2,6 +2,7 @@ package cache
 
 import (
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -121,9 +122,17 @@ func (c *Cache[S]) notify() {
 // it was: merges work on a copy that is published only on success. Failing
 // to write the files does not fail the event (the files are a mirror for the
 // next start; see persist).
-func (c *Cache[S]) Apply(body []byte) error {
+func (c *Cache[S]) Apply(body []byte) (err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer func() {
+		// A bug in a merge must not take the session goroutine down with
+		// it; nothing was published, so the cache is still intact.
+		if r := recover(); r != nil {
+			c.log.WithField("panic", r).WithField("stack", string(debug.Stack())).Error("panic while applying an event")
+			err = fmt.Errorf("apply %s event: internal error: %v", c.name, r)
+		}
+	}()
 	if err := c.apply(body); err != nil {
 		return fmt.Errorf("apply %s event: %w", c.name, err)
 	}

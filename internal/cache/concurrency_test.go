@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sirupsen/logrus"
 )
 
 // Readers run against a writer without locks; -race checks the sharing.
@@ -173,5 +175,30 @@ func TestSubscribeCoalescesAndCancels(t *testing.T) {
 	case <-other:
 	default:
 		t.Fatal("remaining subscriber not notified")
+	}
+}
+
+// A panic inside a merge or view (a bug) becomes an error; the cache stays
+// usable and unchanged.
+func TestApplyRecoversPanics(t *testing.T) {
+	log, _ := testLog()
+	c := newCache(HostLevelParams, "", log, rules{}, func(b Snapshot, l *logrus.Entry) (*HostLevelParamsSnapshot, error) {
+		if _, boom := b.content.m["boom"]; boom {
+			panic("view bug")
+		}
+		return buildHostLevelParams(b, l)
+	})
+	if err := c.Apply([]byte(`{"hash":"p","clusters":{"2":{}}}`)); err != nil {
+		t.Fatal(err)
+	}
+	before := c.Snapshot()
+	if err := c.Apply([]byte(`{"hash":"q","clusters":{"boom":{}}}`)); err == nil || !strings.Contains(err.Error(), "view bug") {
+		t.Fatalf("err = %v", err)
+	}
+	if c.Snapshot() != before {
+		t.Error("snapshot replaced")
+	}
+	if err := c.Apply([]byte(`{"hash":"r","clusters":{"3":{}}}`)); err != nil {
+		t.Fatalf("cache unusable after a panic: %v", err)
 	}
 }
