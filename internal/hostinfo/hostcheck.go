@@ -2,9 +2,7 @@ package hostinfo
 
 import (
 	"context"
-	"errors"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -112,19 +110,29 @@ func serviceStatusArgv(osi osInfo, svc string) []string {
 	return []string{"service", svc, "status"}
 }
 
-// ntpService checks the candidates in turn until one is running.
+// ntpService reports the NTP group healthy if any candidate runs. The
+// candidates are checked concurrently (status queries change nothing) and
+// judged in order, so the answer is the Python agent's sequential one at the
+// latency of the slowest query instead of their sum.
 func (h *HostInfo) ntpService(ctx context.Context, osi osInfo) protocol.LiveService {
 	name, candidates := ntpGroup(osi)
-	var outs, errs string
-	for _, svc := range candidates {
-		res, err := h.commandProbe(ctx, "service:"+svc, h.cfg.ProbeTimeout, serviceStatusArgv(osi, svc)...)
-		if err != nil {
-			var execErr *exec.Error
-			if !errors.As(err, &execErr) {
-				h.log.WithError(err).WithField("service", svc).Warn("Checking service status failed")
+	results := make([]cmdResult, len(candidates))
+	fns := make([]func(), len(candidates))
+	for i, svc := range candidates {
+		fns[i] = func() {
+			res, err := h.commandProbe(ctx, "service:"+svc, h.cfg.ProbeTimeout, serviceStatusArgv(osi, svc)...)
+			if err != nil {
+				if !cannotRun(err) {
+					h.log.WithError(err).WithField("service", svc).Warn("Checking service status failed")
+				}
+				res = cmdResult{stderr: err.Error(), code: 1}
 			}
-			res = cmdResult{stderr: err.Error(), code: 1}
+			results[i] = res
 		}
+	}
+	h.forEachBounded(fns...)
+	var outs, errs string
+	for _, res := range results {
 		if res.code == 0 {
 			return protocol.LiveService{Name: name, Status: protocol.LiveServiceHealthy}
 		}
@@ -191,8 +199,7 @@ func (h *HostInfo) firewall(ctx context.Context, osi osInfo) (bool, string) {
 	fw := firewallFor(osi)
 	running, err := runProbe(ctx, h.probes, "firewall", h.cfg.ProbeTimeout, true, func(ctx context.Context) (bool, error) {
 		res, err := runCommand(ctx, fw.argv...)
-		var execErr *exec.Error
-		if errors.As(err, &execErr) {
+		if cannotRun(err) {
 			return false, nil
 		}
 		if err != nil {
@@ -233,8 +240,7 @@ func (h *HostInfo) unlimitedJCE(ctx context.Context) *bool {
 	argv := []string{javaHome + "/bin/java", "-jar", h.cfg.JCEPolicyJar, "-tu"}
 	unlimited, err := runProbe(ctx, h.probes, "jce", h.cfg.ProbeTimeout, true, func(ctx context.Context) (*bool, error) {
 		res, err := runCommand(ctx, argv...)
-		var execErr *exec.Error
-		if errors.As(err, &execErr) {
+		if cannotRun(err) {
 			// No java there: false, as the shell's exit 127 is in Python.
 			return new(bool), nil
 		}
@@ -298,12 +304,11 @@ func (h *HostInfo) existingUsers(ctx context.Context) []protocol.ExistingUser {
 		if h.cfg.Root == "/" {
 			argv := append([]string{"getent", "passwd"}, stackUsers...)
 			res, err := runCommand(ctx, argv...)
-			var execErr *exec.Error
 			if err == nil {
 				// getent exits 2 when some names are unknown: the rest is valid.
 				return parsePasswd([]byte(res.stdout)), nil
 			}
-			if !errors.As(err, &execErr) {
+			if !cannotRun(err) {
 				return nil, err
 			}
 		}

@@ -59,8 +59,11 @@ func (h *HostInfo) Mounts(ctx context.Context) []protocol.Mount {
 	// The timeout utility fires first and leaves us df's partial output; our
 	// own limit is the backstop for a df that ignores it.
 	res, err := h.commandProbe(ctx, "df", t+2*time.Second, argv...)
-	if err != nil {
+	switch {
+	case err != nil:
 		h.log.WithError(err).Warn("Checking disk usage failed")
+	case res.code == 124: // the timeout utility's "timed out"
+		h.log.WithField("timeout", t).Warn("df timed out, disk list may be incomplete")
 	}
 	return h.filterMounts(ctx, parseDF([]byte(res.stdout)))
 }

@@ -21,16 +21,20 @@ func fixture(t testing.TB, name string) []byte {
 	return data
 }
 
+func mnt(dev, typ, size, used, avail, pct, mp string) protocol.Mount {
+	return protocol.Mount{Device: dev, Type: typ, Size: size, Used: used, Available: avail, Percent: pct, MountPoint: mp}
+}
+
 func TestParseDF(t *testing.T) {
 	got := parseDF(fixture(t, "df.txt"))
 	want := []protocol.Mount{
-		{"devtmpfs", "devtmpfs", "12334492", "0", "12334492", "0%", "/dev"},
-		{"tmpfs", "tmpfs", "24684092", "0", "24684092", "0%", "/dev/shm"},
-		{"/dev/mapper/centos-root", "xfs", "52403200", "10485760", "41917440", "21%", "/"},
-		{"/dev/sda1", "xfs", "1038336", "190000", "848336", "19%", "/boot"},
-		{"/dev/sdb1", "ext4", "1031992064", "52428800", "979563264", "6%", "/grid/0"},
+		mnt("devtmpfs", "devtmpfs", "12334492", "0", "12334492", "0%", "/dev"),
+		mnt("tmpfs", "tmpfs", "24684092", "0", "24684092", "0%", "/dev/shm"),
+		mnt("/dev/mapper/centos-root", "xfs", "52403200", "10485760", "41917440", "21%", "/"),
+		mnt("/dev/sda1", "xfs", "1038336", "190000", "848336", "19%", "/boot"),
+		mnt("/dev/sdb1", "ext4", "1031992064", "52428800", "979563264", "6%", "/grid/0"),
 		// "my disk ... /mnt/with space" has eight fields and is dropped, as in Python.
-		{"nfs01:/export/home", "nfs4", "104857600", "52428800", "52428800", "50%", "/home"},
+		mnt("nfs01:/export/home", "nfs4", "104857600", "52428800", "52428800", "50%", "/home"),
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("parseDF:\n got %+v\nwant %+v", got, want)
@@ -329,9 +333,10 @@ func TestPickFQDN(t *testing.T) {
 
 func TestRenderHostCheck(t *testing.T) {
 	env := protocol.AgentEnv{
-		ExistingUsers: []protocol.ExistingUser{{"hdfs", "/var/lib/hadoop-hdfs", "Available"},
-			{"yarn", "/home/yarn", "Available"}},
-		StackFoldersAndFiles: []protocol.StackFolder{{"/etc/hadoop", "directory"}, {"/var/log/hive", "sym_link"}},
+		ExistingUsers: []protocol.ExistingUser{{Name: "hdfs", HomeDir: "/var/lib/hadoop-hdfs", Status: "Available"},
+			{Name: "yarn", HomeDir: "/home/yarn", Status: "Available"}},
+		StackFoldersAndFiles: []protocol.StackFolder{{Name: "/etc/hadoop", Type: "directory"},
+			{Name: "/var/log/hive", Type: "sym_link"}},
 	}
 	now := time.Date(2024, 5, 1, 12, 30, 0, 123456000, time.Local)
 	got := string(renderHostCheck(env, now, []string{"/usr/hdp/current", "/usr/hdp"}))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os/exec"
 	"sync"
 	"syscall"
@@ -152,6 +153,14 @@ func runCommand(ctx context.Context, argv ...string) (cmdResult, error) {
 	default:
 		return res, fmt.Errorf("run %s: %w", argv[0], err)
 	}
+}
+
+// cannotRun reports whether err means the program could not be started at
+// all (missing or not executable), which checks treat like the shell's exit
+// 127 in the Python agent rather than as a failure worth a warning.
+func cannotRun(err error) bool {
+	var execErr *exec.Error
+	return errors.As(err, &execErr) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission)
 }
 
 // commandProbe runs argv as a bounded probe under key.
