@@ -38,7 +38,9 @@ func BenchmarkAgentEnvRegistration(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		h.AgentEnv(ctx, true)
+		if err := h.WriteHostCheckResult(h.AgentEnv(ctx, true)); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

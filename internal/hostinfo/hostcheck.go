@@ -39,8 +39,10 @@ const (
 
 // AgentEnv runs the host checks. The cheap variant (registration false) is
 // the agentEnv of every host status report; the registration variant adds the
-// service accounts and leftover stack folders and writes hostcheck.result.
-// Every check is bounded: a hung one leaves its field stale or empty.
+// service accounts and leftover stack folders. The caller writes a
+// registration result to hostcheck.result with WriteHostCheckResult, as the
+// Python agent does at every registration. Every check is bounded: a hung one
+// leaves its field stale or empty.
 func (h *HostInfo) AgentEnv(ctx context.Context, registration bool) protocol.AgentEnv {
 	osi := h.osInfo()
 	env := protocol.AgentEnv{
@@ -65,11 +67,6 @@ func (h *HostInfo) AgentEnv(ctx context.Context, registration bool) protocol.Age
 		})
 	}
 	h.forEachBounded(checks...)
-	if registration {
-		if err := h.WriteHostCheckResult(env); err != nil {
-			h.log.WithError(err).Error("Can't write host check file")
-		}
-	}
 	// Taken last, as the server uses it to judge how fresh the report is.
 	env.HostHealth.AgentTimeStampAtReporting = time.Now().UnixMilli()
 	return env

@@ -23,9 +23,9 @@ var stackVersionDirRE = regexp.MustCompile(`^(\d\.){3}\d-\d{4}`)
 
 // WriteHostCheckResult writes env to <prefix>/hostcheck.result in the INI
 // layout the Python agent writes (configparser: "key = value", a blank line
-// after each section). AgentEnv(ctx, true) calls it; it is exported for tools
-// that run the registration checks themselves. The file is replaced
-// atomically, where the Python agent truncates it in place.
+// after each section). Call it with every registration variant of AgentEnv.
+// The file is replaced atomically, where the Python agent truncates it in
+// place.
 func (h *HostInfo) WriteHostCheckResult(env protocol.AgentEnv) error {
 	if h.cfg.Prefix == "" {
 		return fmt.Errorf("write %s: no [agent] prefix configured", HostCheckFile)

@@ -189,10 +189,6 @@ func TestAgentEnvOnThisHost(t *testing.T) {
 			t.Errorf("THP %q from %q", e.TransparentHugePage, data)
 		}
 	}
-	// The cheap variant writes no hostcheck.result.
-	if _, err := os.Stat(filepath.Join(h.cfg.Prefix, HostCheckFile)); err == nil {
-		t.Error("cheap host check wrote hostcheck.result")
-	}
 }
 
 // fixtureHost builds a CentOS 7 host under a temporary root, with fake
@@ -348,6 +344,12 @@ func TestFixtureHostRegistrationChecks(t *testing.T) {
 	f := newFixtureHost(t)
 	h := New(f.config(t))
 	env := h.AgentEnv(context.Background(), true)
+	if _, err := os.Stat(filepath.Join(f.prefix, HostCheckFile)); err == nil {
+		t.Fatal("AgentEnv wrote hostcheck.result itself")
+	}
+	if err := h.WriteHostCheckResult(env); err != nil {
+		t.Fatal(err)
+	}
 
 	if want := []protocol.LiveService{{Name: "chronyd", Status: "Healthy"}}; !reflect.DeepEqual(env.HostHealth.LiveServices, want) {
 		t.Errorf("live services %+v", env.HostHealth.LiveServices)
