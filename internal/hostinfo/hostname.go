@@ -148,7 +148,7 @@ func fetchMetadata(ctx context.Context, url string) (string, error) {
 		return "", fmt.Errorf("metadata request: %w", err)
 	}
 	// No proxies: the metadata address is link-local.
-	client := &http.Client{Transport: &http.Transport{Proxy: nil}}
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	resp, err := client.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("metadata request: %w", err)
