@@ -15,6 +15,15 @@
 // ambari_ws4py client under it, AmbariStompConnection's correlation counter
 // (security.py) and ServerResponsesListener's reply matching.
 //
+// A session, in the order of protocol spec §2.1:
+//
+//	c, err := stompws.Dial(ctx, stompws.Config{URL: url, TLS: tlsCfg, Log: log})
+//	c.Subscribe("/user/", 0, nil) // replies, consumed by Request
+//	c.Subscribe("/user/agent_actions", 10, onAction)
+//	reply, err := c.Request(ctx, "/register", body)
+//	c.Send(ctx, "/reports/responses", ack) // fire and forget
+//	<-c.Done() // the link died; c.Err() says why
+//
 // # Why not go-stomp's Conn
 //
 // We use go-stomp v3's frame package (frame.Frame, frame.Header,
