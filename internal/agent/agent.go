@@ -2,12 +2,17 @@ package agent
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/ambari-go/ambari-agent/internal/cache"
 	"github.com/ambari-go/ambari-agent/internal/config"
+	"github.com/ambari-go/ambari-agent/internal/heartbeat"
+	"github.com/ambari-go/ambari-agent/internal/hostinfo"
 	"github.com/ambari-go/ambari-agent/internal/logging"
+	"github.com/ambari-go/ambari-agent/internal/security"
 )
 
 const (
@@ -26,6 +31,16 @@ type Agent struct {
 	log     *logrus.Entry
 	group   group
 	restart *restartRequest
+
+	startTime time.Time
+	// hostname is this host's name as registered, resolved once.
+	hostname string
+	hostinfo *hostinfo.HostInfo
+	caches   *cache.Store
+	link     *heartbeat.Link
+	key      encryptionKey
+
+	linkLog, secLog *logrus.Entry
 }
 
 // Options are what the daemon has already set up before building the
@@ -41,12 +56,42 @@ type Options struct {
 func New(cfg *config.Config, opts Options) (*Agent, error) {
 	logger := opts.Logger
 	a := &Agent{
-		cfg:     cfg,
-		logger:  logger,
-		log:     logging.Component(logger, "agent"),
-		restart: newRestartRequest(),
+		cfg:       cfg,
+		logger:    logger,
+		log:       logging.Component(logger, "agent"),
+		restart:   newRestartRequest(),
+		startTime: time.Now(),
 	}
 	a.group.log = a.log
+	a.linkLog, a.secLog = newLinkLoggers(logger)
+
+	a.caches = cache.Open(cache.Dir(cfg.Agent.CacheDir), logging.Component(logger, "cache"))
+	a.hostinfo = newHostInfo(cfg, logger, func() map[string]string {
+		return a.caches.Metadata().Snapshot().AgentConfig()
+	})
+	// Resolved once for the process lifetime, like the Python agent; the
+	// hostname script is bounded by a timeout.
+	a.hostname = a.hostinfo.Hostname(context.Background())
+	a.log.Infof("This host registers as %s", a.hostname)
+
+	a.link = heartbeat.New(heartbeat.Config{
+		Servers: a.hostinfo.ServerHostnames(context.Background()),
+		Probe: func(ctx context.Context, server string) error {
+			return security.ProbeServer(ctx, a.securityConfig(server))
+		},
+		ProbeDelay:    cfg.Server.ConnectRetryDelay,
+		Connect:       a.connect,
+		Registration:  a.registration,
+		Caches:        a.caches,
+		Restart:       a.RequestRestart,
+		EncryptionKey: a.key.set,
+		OnRegistered:  a.onRegistered,
+		MaxBackoff:    cfg.Server.MaxReconnectRetryDelay,
+		Log:           a.linkLog,
+	})
+	// The link is added first so that it stops last: what the others
+	// flush while stopping can still reach the server.
+	a.group.add("server link", a.link)
 
 	if cfg.Agent.DataCleanupInterval > 0 {
 		a.group.add("data cleaner", &DataCleaner{
@@ -61,6 +106,24 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		a.group.add("ping port listener", opts.Ping)
 	}
 	return a, nil
+}
+
+// onRegistered runs after every registration; it must not block.
+func (a *Agent) onRegistered() {}
+
+// newHostInfo builds the host facts collector from the configuration.
+func newHostInfo(cfg *config.Config, logger *logrus.Logger, agentConfig func() map[string]string) *hostinfo.HostInfo {
+	return hostinfo.New(hostinfo.Config{
+		Prefix:                  cfg.Agent.Prefix,
+		HostnameScript:          cfg.Agent.HostnameScript,
+		PublicHostnameScript:    cfg.Agent.PublicHostnameScript,
+		ServerHostname:          cfg.Server.Hostname,
+		ServerHostnameScript:    cfg.Server.HostnameScript,
+		IgnoreMountPoints:       strings.Join(cfg.Agent.IgnoreMountPoints, ","),
+		SystemResourceOverrides: cfg.Agent.SystemResourceOverrides,
+		AgentConfig:             agentConfig,
+		Log:                     logging.Component(logger, "hostinfo"),
+	})
 }
 
 // RequestRestart asks the agent to stop gracefully and start afresh (the

@@ -65,9 +65,17 @@ func RunDaemon(cfg *config.Config, opts DaemonOptions) int {
 	if err := cfg.Validate(); err != nil {
 		return fail("%v", err)
 	}
-	for _, dir := range []string{cfg.Agent.Prefix, cfg.Agent.LogDir, cfg.Agent.PidDir} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fail("cannot create %s: %v", dir, err)
+	// The package creates these; a fresh --home may not have them yet.
+	for _, d := range []struct {
+		path string
+		mode os.FileMode
+	}{
+		{cfg.Agent.Prefix, 0o755}, {cfg.Agent.LogDir, 0o755}, {cfg.Agent.PidDir, 0o755},
+		{cfg.Agent.CacheDir, 0o755}, {cfg.Security.KeysDir, 0o700}, {cfg.WorkDir(), 0o755},
+		{cfg.TmpDir(), 0o1777},
+	} {
+		if err := os.MkdirAll(d.path, d.mode); err != nil {
+			return fail("cannot create %s: %v", d.path, err)
 		}
 	}
 
@@ -112,7 +120,8 @@ func RunDaemon(cfg *config.Config, opts DaemonOptions) int {
 	}()
 
 	if opts.ExpectedHostname != "" {
-		if got := ResolveHostname(ctx, cfg); !strings.EqualFold(got, opts.ExpectedHostname) {
+		got := newHostInfo(cfg, logger, nil).Hostname(ctx)
+		if !strings.EqualFold(got, opts.ExpectedHostname) {
 			log.Errorf("Host name %s does not match the expected %s", got, opts.ExpectedHostname)
 			return fail("Expected hostname %s does not match this host's name %s", opts.ExpectedHostname, got)
 		}
