@@ -1,0 +1,236 @@
+package alerts
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// amsCheck is an AMS alert: a window of Ambari Metrics data points, a
+// per-point Python expression, an aggregate, thresholds.
+type amsCheck struct {
+	uri          *uriSpec
+	hasAMS       bool
+	metricList   []string
+	interval     any // minutes, int or float as written
+	appID        any
+	minimumValue any
+	value        *string
+	compute      *string
+	thresholds   *pyDict
+}
+
+// defaultAMSPort is used when the URI has no port.
+const defaultAMSPort = 6188
+
+func newAMSCheck(src *pyDict) (*amsCheck, error) {
+	c := &amsCheck{}
+	c.thresholds, _ = dictGet(src, "reporting").(*pyDict)
+	if v, ok := src.get("uri"); ok {
+		u, err := parseURISpec(v)
+		if err != nil {
+			return nil, err
+		}
+		c.uri = u
+	}
+	ams, ok := dictGet(src, "ams").(*pyDict)
+	if !ok {
+		return c, nil
+	}
+	c.hasAMS = true
+	for _, k := range []string{"metric_list", "interval", "app_id", "minimum_value"} {
+		if _, ok := ams.get(k); !ok {
+			return nil, fmt.Errorf("ams.%s is missing", k)
+		}
+	}
+	list, ok := dictGet(ams, "metric_list").([]any)
+	if !ok {
+		return nil, errors.New("ams.metric_list is not a list")
+	}
+	for _, m := range list {
+		c.metricList = append(c.metricList, pyStr(m))
+	}
+	c.interval = dictGet(ams, "interval")
+	if _, ok := pyNumber(c.interval); !ok {
+		return nil, errors.New("ams.interval is not a number")
+	}
+	c.appID = dictGet(ams, "app_id")
+	c.minimumValue = dictGet(ams, "minimum_value")
+	if v, ok := dictGet(ams, "value").(string); ok {
+		c.value = &v
+	}
+	if v, ok := dictGet(ams, "compute").(string); ok {
+		c.compute = &v
+	}
+	return c, nil
+}
+
+func (c *amsCheck) defaultText(string) string { return "{0}" }
+
+func (c *amsCheck) collect(ctx context.Context, r *run) (string, []any, error) {
+	if !c.hasAMS {
+		return "", nil, errors.New("Could not determine result. Specific metric collector is not defined.")
+	}
+	if c.uri == nil {
+		return "", nil, errors.New("Could not determine result. URL(s) were not defined.")
+	}
+	au, err := r.cfg.uriFromStructure(c.uri, r.host(), r.publicHost())
+	if err != nil {
+		return "", nil, err
+	}
+	host, ok := hostFromURL(au.uri)
+	if !ok {
+		host = r.host()
+	}
+	port, ok := portFromURL(toPy(au.uri))
+	if !ok {
+		port = defaultAMSPort
+	}
+	if strings.Contains(host, "0.0.0.0") {
+		host = r.host()
+	}
+	metrics, status, err := c.load(ctx, r, host, port)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(metrics) == 0 {
+		if status != 200 && status != 307 {
+			code := "None"
+			if status != 0 {
+				code = strconv.Itoa(status)
+			}
+			return StateUnknown, []any{"HTTP " + code + " response (metrics unavailable)"}, nil
+		}
+		return "", nil, fmt.Errorf("[Alert][%s] Unable to extract JSON from HTTP response", r.name())
+	}
+	result, err := c.computeValue(ctx, r, metrics)
+	if err != nil {
+		return "", nil, err
+	}
+	state, err := thresholdState(c.thresholds, result)
+	if err != nil {
+		return "", nil, err
+	}
+	return state, []any{result}, nil
+}
+
+// load queries the timeline API (always plain HTTP, as in Python) and
+// returns the metrics' data-point dictionaries in metric_list order.
+// status 0 means no HTTP response.
+func (c *amsCheck) load(ctx context.Context, r *run, host string, port int) ([]any, int, error) {
+	now := r.m.cfg.Now().Unix() * 1000
+	var start string
+	switch iv := c.interval.(type) {
+	case int64:
+		start = strconv.FormatInt(now-60*1000*iv, 10)
+	default:
+		f, _ := pyNumber(iv)
+		start = floatRepr(float64(now) - 60*1000*f)
+	}
+	// Parameter order as Python's dict gives it to urlencode.
+	q := []string{
+		"metricNames=" + url.QueryEscape(strings.Join(c.metricList, ",")),
+		"appId=" + url.QueryEscape(pyStr(c.appID)),
+		"hostname=" + url.QueryEscape(r.host()),
+		"startTime=" + url.QueryEscape(start),
+		"endTime=" + strconv.FormatInt(now, 10),
+		"precision=seconds",
+		"grouped=true",
+	}
+	u := fmt.Sprintf("http://%s/ws/v1/timeline/metrics?%s",
+		netJoin(host, port), strings.Join(q, "&"))
+	ctx, cancel := context.WithTimeout(ctx, secondsDuration(c.uri.connectionTimeout))
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, 0, nil
+	}
+	resp, err := r.m.client.Do(req)
+	if err != nil {
+		return nil, 0, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJMXBytes))
+	resp.Body.Close()
+	if err != nil {
+		return nil, resp.StatusCode, nil
+	}
+	doc, err := parsePyJSON(body)
+	if err != nil {
+		return nil, resp.StatusCode, nil
+	}
+	top, ok := doc.(*pyDict)
+	if !ok {
+		return nil, 0, fmt.Errorf("%s indices must be integers or slices, not str", pyTypeName(doc))
+	}
+	list, ok := top.get("metrics")
+	if !ok {
+		return nil, 0, errors.New("'metrics'")
+	}
+	items, _ := list.([]any)
+	byName := map[string]any{}
+	for _, it := range items {
+		d, ok := it.(*pyDict)
+		if !ok {
+			continue
+		}
+		name, okN := d.get("metricname")
+		points, okP := d.get("metrics")
+		if !okN {
+			return nil, 0, errors.New("'metricname'")
+		}
+		if !okP {
+			return nil, 0, errors.New("'metrics'")
+		}
+		byName[pyStr(name)] = points
+	}
+	var metrics []any
+	for _, name := range c.metricList {
+		if p, ok := byName[name]; ok {
+			metrics = append(metrics, p)
+		}
+	}
+	return metrics, resp.StatusCode, nil
+}
+
+func netJoin(host string, port int) string {
+	if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
+		return "[" + host + "]:" + strconv.Itoa(port)
+	}
+	return host + ":" + strconv.Itoa(port)
+}
+
+// computeValue runs the per-point expression, the minimum filter and the
+// aggregate in the Python helper.
+func (c *amsCheck) computeValue(ctx context.Context, r *run, metrics []any) (any, error) {
+	if r.m.python == nil {
+		return nil, errors.New("no Python helper to compute the AMS value")
+	}
+	buf := []byte(`{"value":`)
+	buf = appendJSONString(buf, c.value)
+	buf = append(buf, `,"compute":`...)
+	buf = appendJSONString(buf, c.compute)
+	buf = append(buf, `,"minimum_value":`...)
+	buf = appendPyJSON(buf, toPy(c.minimumValue))
+	buf = append(buf, `,"metrics":`...)
+	buf = appendPyJSON(buf, metrics)
+	buf = append(buf, '}')
+	out, err := r.m.python.Call(ctx, "ams", json.RawMessage(buf), expressionTimeout)
+	if err != nil {
+		return nil, helperError(err, "the AMS computation")
+	}
+	return parsePyJSON(out)
+}
+
+func appendJSONString(buf []byte, s *string) []byte {
+	if s == nil {
+		return append(buf, "null"...)
+	}
+	b, _ := json.Marshal(*s)
+	return append(buf, b...)
+}

@@ -1,0 +1,352 @@
+package alerts
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// jmxBean is one JMX bean query and the attributes read from it.
+type jmxBean struct {
+	name  string
+	attrs []string
+}
+
+// metricCheck is a METRIC alert: JMX attributes over HTTP, an optional
+// Python value expression, thresholds.
+type metricCheck struct {
+	uri        *uriSpec
+	beans      []jmxBean // grouped by bean, in order of first appearance
+	hasJMX     bool
+	expression *string
+	thresholds *pyDict // source.reporting
+}
+
+func newMetricCheck(src *pyDict) (*metricCheck, error) {
+	c := &metricCheck{}
+	c.thresholds, _ = dictGet(src, "reporting").(*pyDict)
+	if v, ok := src.get("uri"); ok {
+		u, err := parseURISpec(v)
+		if err != nil {
+			return nil, err
+		}
+		c.uri = u
+	}
+	jmx, ok := dictGet(src, "jmx").(*pyDict)
+	if !ok {
+		return c, nil
+	}
+	c.hasJMX = true
+	list, ok := dictGet(jmx, "property_list").([]any)
+	if !ok {
+		return nil, errors.New("jmx.property_list is missing")
+	}
+	index := map[string]int{}
+	for _, item := range list {
+		s, ok := item.(string)
+		if !ok {
+			return nil, fmt.Errorf("jmx.property_list item %s is not a string", pyRepr(item))
+		}
+		parts := strings.Split(s, "/")
+		if len(parts) < 2 {
+			return nil, fmt.Errorf("jmx.property_list item %q has no attribute", s)
+		}
+		i, seen := index[parts[0]]
+		if !seen {
+			i = len(c.beans)
+			index[parts[0]] = i
+			c.beans = append(c.beans, jmxBean{name: parts[0]})
+		}
+		c.beans[i].attrs = append(c.beans[i].attrs, parts[1])
+	}
+	if v, ok := dictGet(jmx, "value").(string); ok {
+		c.expression = &v
+	}
+	return c, nil
+}
+
+func (c *metricCheck) defaultText(string) string { return "{0}" }
+
+func (c *metricCheck) collect(ctx context.Context, r *run) (string, []any, error) {
+	if !c.hasJMX {
+		return "", nil, errors.New("Could not determine result. Specific metric collector is not defined.")
+	}
+	if c.uri == nil {
+		return "", nil, errors.New("Could not determine result. URL(s) were not defined.")
+	}
+	au, err := r.cfg.uriFromStructure(c.uri, r.host(), r.publicHost())
+	if err != nil {
+		return "", nil, err
+	}
+	host, ok := hostFromURL(au.uri)
+	if !ok {
+		host = r.host()
+	}
+	port, ok := portFromURL(toPy(au.uri))
+	if !ok {
+		port = 80
+	}
+	values, code, err := c.loadJMX(ctx, r, au.ssl, host, port)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(values) == 0 {
+		if code == 200 || code == 307 {
+			return StateUnknown, []any{fmt.Sprintf("HTTP %d response (metrics unavailable)", code)}, nil
+		}
+		return "", nil, fmt.Errorf("[Alert][%s] Unable to extract JSON from JMX response", r.name())
+	}
+	var computed any
+	if c.expression != nil {
+		if computed, err = r.evalExpression(ctx, *c.expression, values); err != nil {
+			return "", nil, err
+		}
+	}
+	args := append(values, computed)
+	compared := computed
+	if compared == nil {
+		compared = values[0]
+	}
+	state, err := thresholdState(c.thresholds, compared)
+	if err != nil {
+		return "", nil, err
+	}
+	return state, args, nil
+}
+
+// expressionTimeout bounds a value expression (they are one-liners, but
+// arbitrary Python).
+const expressionTimeout = 30 * time.Second
+
+// evalExpression runs a METRIC value expression in the Python helper.
+func (r *run) evalExpression(ctx context.Context, expr string, values []any) (any, error) {
+	if r.m.python == nil {
+		return nil, errors.New("no Python helper to evaluate the value expression")
+	}
+	buf := []byte(`{"expression":`)
+	e, _ := json.Marshal(expr)
+	buf = append(buf, e...)
+	buf = append(buf, `,"values":`...)
+	buf = appendPyJSON(buf, values)
+	buf = append(buf, '}')
+	out, err := r.m.python.Call(ctx, "eval", json.RawMessage(buf), expressionTimeout)
+	if err != nil {
+		return nil, helperError(err, "the value expression")
+	}
+	return parsePyJSON(out)
+}
+
+// thresholdState is MetricAlert._get_result: when critical >= warning
+// higher values are worse, otherwise lower ones; an "ok" threshold, when
+// given, bounds the OK range (outside it: UNKNOWN). Comparisons follow
+// Python's rules, so a missing threshold or a non-numeric value is an error.
+func thresholdState(reporting *pyDict, value any) (string, error) {
+	find := func(state string) any {
+		e, _ := dictGet(reporting, state).(*pyDict)
+		return dictGet(e, "value")
+	}
+	okV, warn, crit := find("ok"), find("warning"), find("critical")
+	// Python raises at the first failing comparison; later ones are moot.
+	var cmpErr error
+	cmp := func(a any, op string, b any) bool {
+		if cmpErr != nil {
+			return false
+		}
+		res, err := pyCompare(a, op, b)
+		cmpErr = err
+		return res
+	}
+	var state string
+	if cmp(crit, ">=", warn) {
+		switch {
+		case cmp(value, ">=", crit):
+			state = StateCritical
+		case cmp(value, ">=", warn):
+			state = StateWarning
+		case okV == nil:
+			state = StateOK
+		case cmp(value, ">=", okV) && cmp(value, "<", warn):
+			state = StateOK
+		default:
+			state = StateUnknown
+		}
+	} else {
+		switch {
+		case cmp(value, "<=", crit):
+			state = StateCritical
+		case cmp(value, "<=", warn):
+			state = StateWarning
+		case okV == nil:
+			state = StateOK
+		case cmp(value, "<=", okV) && cmp(value, ">", warn):
+			state = StateOK
+		default:
+			state = StateUnknown
+		}
+	}
+	if cmpErr != nil {
+		return "", cmpErr
+	}
+	return state, nil
+}
+
+// loadJMX is MetricAlert._load_jmx: one request per bean, values appended
+// in bean order. A failed request or unreadable JSON only leaves that
+// bean's values out; code is the HTTP status learned on the Kerberos path
+// (0 otherwise).
+func (c *metricCheck) loadJMX(ctx context.Context, r *run, ssl bool, host string, port int) ([]any, int, error) {
+	kp, err := r.kerberosFor(c.uri)
+	if err != nil {
+		return nil, 0, err
+	}
+	if strings.Contains(host, "0.0.0.0") {
+		host = r.host()
+	}
+	scheme := "http"
+	if ssl {
+		scheme = "https"
+	}
+	var values []any
+	code := 0
+	for _, bean := range c.beans {
+		u := fmt.Sprintf("%s://%s:%d/jmx?qry=%s", scheme, host, port, bean.name)
+		var content []byte
+		if kp != nil {
+			res, err := r.curlKrb(ctx, kp, u, "metric_alert", false, c.uri.connectionTimeout)
+			if errors.Is(err, errKerberosUnavailable) {
+				return nil, 0, err
+			}
+			if err == nil {
+				content = []byte(pyStr(res.Out))
+			}
+		} else {
+			content = r.m.fetchJMX(ctx, u, c.uri.connectionTimeout)
+		}
+		doc, data, ok := firstBean(content)
+		if ok {
+			for _, attr := range bean.attrs {
+				if _, present := data.get(attr); !present {
+					for _, b := range doc {
+						bd, ok := b.(*pyDict)
+						if !ok {
+							continue
+						}
+						if n, _ := dictGet(bd, "name").(string); n == bean.name {
+							if _, has := bd.get(attr); !has {
+								return nil, 0, fmt.Errorf("Unable to find %s in JSON from %s ", attr, u)
+							}
+							data = bd
+						}
+					}
+				}
+				v, present := data.get(attr)
+				if !present {
+					return nil, 0, fmt.Errorf("%s", strRepr(attr)) // Python's KeyError
+				}
+				values = append(values, v)
+			}
+		}
+		if !ok && kp != nil {
+			res, err := r.curlKrb(ctx, kp, u, "metric_alert", true, c.uri.connectionTimeout)
+			if err == nil {
+				if n, isInt := res.Out.(int64); isInt {
+					code = int(n)
+				}
+			}
+		}
+	}
+	return values, code, nil
+}
+
+// firstBean parses a JMX response: the "beans" list and its first element.
+func firstBean(content []byte) ([]any, *pyDict, bool) {
+	if len(content) == 0 {
+		return nil, nil, false
+	}
+	v, err := parsePyJSON(content)
+	if err != nil {
+		return nil, nil, false
+	}
+	top, ok := v.(*pyDict)
+	if !ok {
+		return nil, nil, false
+	}
+	beans, ok := dictGet(top, "beans").([]any)
+	if !ok || len(beans) == 0 {
+		return nil, nil, false
+	}
+	first, ok := beans[0].(*pyDict)
+	if !ok {
+		return nil, nil, false
+	}
+	return beans, first, true
+}
+
+// maxJMXBytes bounds one JMX response.
+const maxJMXBytes = 32 << 20
+
+// maxRefreshHops bounds Refresh-header redirects (Python has no bound).
+const maxRefreshHops = 10
+
+// fetchJMX GETs a JMX URL and returns the body of a 2xx answer (nil on
+// any failure, as Python swallows them). A 200 answer carrying a
+// "Refresh: N; url=..." header (a standby NameNode or ResourceManager
+// pointing at the active one) is followed by re-requesting the same path
+// and query at the host and port the header names.
+func (m *Manager) fetchJMX(ctx context.Context, u string, timeout float64) []byte {
+	ctx, cancel := context.WithTimeout(ctx, secondsDuration(timeout))
+	defer cancel()
+	for hop := 0; hop <= maxRefreshHops; hop++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return nil
+		}
+		resp, err := m.client.Do(req)
+		if err != nil {
+			return nil
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxJMXBytes))
+		resp.Body.Close()
+		if err != nil || resp.StatusCode < 200 || resp.StatusCode >= 300 {
+			return nil
+		}
+		if resp.StatusCode != http.StatusOK {
+			return body
+		}
+		next, ok := refreshTarget(req.URL, resp.Header.Get("Refresh"))
+		if !ok {
+			return body
+		}
+		u = next
+	}
+	return nil
+}
+
+// refreshTarget parses a Refresh header and returns the original URL with
+// its host and port swapped for the target's.
+func refreshTarget(orig *url.URL, header string) (string, bool) {
+	if header == "" {
+		return "", false
+	}
+	kv := header
+	if i := strings.IndexByte(header, ';'); i >= 0 {
+		kv = header[i+1:]
+	}
+	eq := strings.IndexByte(kv, '=')
+	if eq < 0 || !strings.EqualFold(strings.TrimSpace(kv[:eq]), "url") {
+		return "", false
+	}
+	target, err := url.Parse(strings.TrimSpace(kv[eq+1:]))
+	if err != nil || target.Host == "" {
+		return "", false
+	}
+	next := *orig
+	next.Host = target.Host
+	return next.String(), true
+}

@@ -1,0 +1,411 @@
+package alerts
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Alert arguments, JMX values and script results are Python values in the
+// Python agent: the texts users see are str()/repr()/format() of them, and
+// thresholds compare them with Python's rules. This file models those values
+// in Go with a small closed set of types:
+//
+//	nil      None
+//	bool     bool
+//	int64    int
+//	float64  float
+//	string   str
+//	[]any    list (also tuples: they print differently, but no check returns one)
+//	*pyDict  dict, keys in insertion order (JSON document order)
+//
+// Everything that enters the alert pipeline goes through toPy first.
+
+// pyDict is a Python dict with string keys in insertion order.
+type pyDict struct {
+	keys []string
+	vals map[string]any
+}
+
+func newPyDict() *pyDict { return &pyDict{vals: map[string]any{}} }
+
+func (d *pyDict) set(k string, v any) {
+	if _, ok := d.vals[k]; !ok {
+		d.keys = append(d.keys, k)
+	}
+	d.vals[k] = v
+}
+
+func (d *pyDict) get(k string) (any, bool) {
+	v, ok := d.vals[k]
+	return v, ok
+}
+
+// toPy converts what encoding/json (with or without UseNumber) or Go code
+// produces into the Python value model. Maps without an order get their keys
+// sorted so texts are at least stable.
+func toPy(v any) any {
+	switch t := v.(type) {
+	case nil, bool, int64, float64, string, *pyDict:
+		return t
+	case int:
+		return int64(t)
+	case int32:
+		return int64(t)
+	case float32:
+		return float64(t)
+	case json.Number:
+		return numberFromText(string(t))
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = toPy(e)
+		}
+		return out
+	case []string:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = e
+		}
+		return out
+	case map[string]any:
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		d := &pyDict{keys: keys, vals: make(map[string]any, len(t))}
+		for _, k := range keys {
+			d.vals[k] = toPy(t[k])
+		}
+		return d
+	default:
+		return fmt.Sprint(t)
+	}
+}
+
+// numberFromText turns a JSON number literal into int64 (Python int) when it
+// has no fraction or exponent, float64 otherwise. Integers beyond int64 fall
+// back to float64 (Python would keep an exact int; such counters do not
+// occur in practice).
+func numberFromText(s string) any {
+	if !strings.ContainsAny(s, ".eE") {
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return i
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		// ParseFloat saturates to ±Inf with ErrRange, like Python's float().
+		return f
+	}
+	return f
+}
+
+// pyTypeName is type(v).__name__.
+func pyTypeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "NoneType"
+	case bool:
+		return "bool"
+	case int64:
+		return "int"
+	case float64:
+		return "float"
+	case string:
+		return "str"
+	case []any:
+		return "list"
+	case *pyDict:
+		return "dict"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// pyStr is str(v).
+func pyStr(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return pyRepr(v)
+}
+
+// pyRepr is repr(v).
+func pyRepr(v any) string {
+	var b strings.Builder
+	writeRepr(&b, v)
+	return b.String()
+}
+
+func writeRepr(b *strings.Builder, v any) {
+	switch t := v.(type) {
+	case nil:
+		b.WriteString("None")
+	case bool:
+		if t {
+			b.WriteString("True")
+		} else {
+			b.WriteString("False")
+		}
+	case int64:
+		b.WriteString(strconv.FormatInt(t, 10))
+	case float64:
+		b.WriteString(floatRepr(t))
+	case string:
+		b.WriteString(strRepr(t))
+	case []any:
+		b.WriteByte('[')
+		for i, e := range t {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeRepr(b, e)
+		}
+		b.WriteByte(']')
+	case *pyDict:
+		b.WriteByte('{')
+		for i, k := range t.keys {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(strRepr(k))
+			b.WriteString(": ")
+			writeRepr(b, t.vals[k])
+		}
+		b.WriteByte('}')
+	default:
+		fmt.Fprint(b, t)
+	}
+}
+
+// strRepr follows Python 3's str.__repr__: single quotes unless the text
+// holds a single quote and no double quote; printable non-ASCII kept.
+func strRepr(s string) string {
+	quote := byte('\'')
+	if strings.IndexByte(s, '\'') >= 0 && strings.IndexByte(s, '"') < 0 {
+		quote = '"'
+	}
+	var b strings.Builder
+	b.WriteByte(quote)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			// Python strings never hold invalid UTF-8; show the byte.
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+			i++
+			continue
+		}
+		i += size
+		switch {
+		case r == rune(quote) || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, "\\x%02x", r)
+		case r < 0x7f:
+			b.WriteRune(r)
+		case !unicode.IsPrint(r):
+			switch {
+			case r <= 0xff:
+				fmt.Fprintf(&b, "\\x%02x", r)
+			case r <= 0xffff:
+				fmt.Fprintf(&b, "\\u%04x", r)
+			default:
+				fmt.Fprintf(&b, "\\U%08x", r)
+			}
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte(quote)
+	return b.String()
+}
+
+// floatRepr is repr(float): the shortest round-tripping digits, fixed
+// notation for exponents in [-4, 16), at least one digit after the point.
+func floatRepr(f float64) string {
+	return formatFloatPy(f, 'r', 0, true, false)
+}
+
+// pyTruthy is bool(v).
+func pyTruthy(v any) bool {
+	switch t := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return t
+	case int64:
+		return t != 0
+	case float64:
+		return t != 0
+	case string:
+		return t != ""
+	case []any:
+		return len(t) > 0
+	case *pyDict:
+		return len(t.keys) > 0
+	}
+	return true
+}
+
+// pyNumber returns v as a float64 when Python treats it as a number (bool,
+// int, float).
+func pyNumber(v any) (float64, bool) {
+	switch t := v.(type) {
+	case bool:
+		if t {
+			return 1, true
+		}
+		return 0, true
+	case int64:
+		return float64(t), true
+	case float64:
+		return t, true
+	}
+	return 0, false
+}
+
+// pyTypeError is what Python raises for an ordering comparison between
+// unrelated types (None included).
+type pyTypeError struct{ msg string }
+
+func (e *pyTypeError) Error() string { return e.msg }
+
+// pyCompare evaluates `a op b` for op in <, <=, >, >= with Python 3 rules:
+// numbers compare with numbers, strings with strings, anything else raises.
+func pyCompare(a any, op string, b any) (bool, error) {
+	if x, ok := pyNumber(a); ok {
+		if y, ok := pyNumber(b); ok {
+			// Exact comparison of two ints; float64 would lose precision.
+			if ia, ok := a.(int64); ok {
+				if ib, ok := b.(int64); ok {
+					return cmpOrdered(ia, op, ib), nil
+				}
+			}
+			return cmpOrdered(x, op, y), nil
+		}
+	}
+	if x, ok := a.(string); ok {
+		if y, ok := b.(string); ok {
+			return cmpOrdered(x, op, y), nil
+		}
+	}
+	return false, &pyTypeError{fmt.Sprintf("'%s' not supported between instances of '%s' and '%s'",
+		op, pyTypeName(a), pyTypeName(b))}
+}
+
+func cmpOrdered[T int64 | float64 | string](a T, op string, b T) bool {
+	switch op {
+	case "<":
+		return a < b
+	case "<=":
+		return a <= b
+	case ">":
+		return a > b
+	default:
+		return a >= b
+	}
+}
+
+// pyEqual is Python ==: numbers by value across bool/int/float, otherwise
+// same type and same content.
+func pyEqual(a, b any) bool {
+	if x, ok := pyNumber(a); ok {
+		if y, ok := pyNumber(b); ok {
+			return x == y
+		}
+		return false
+	}
+	switch x := a.(type) {
+	case nil:
+		return b == nil
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !pyEqual(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case *pyDict:
+		y, ok := b.(*pyDict)
+		if !ok || len(x.keys) != len(y.keys) {
+			return false
+		}
+		for _, k := range x.keys {
+			yv, ok := y.vals[k]
+			if !ok || !pyEqual(x.vals[k], yv) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// appendPyJSON encodes a Python value the way Python's json.dumps does,
+// NaN and Infinity included (Python's json.loads accepts them). Dict order
+// is kept.
+func appendPyJSON(buf []byte, v any) []byte {
+	switch t := v.(type) {
+	case nil:
+		return append(buf, "null"...)
+	case bool:
+		return strconv.AppendBool(buf, t)
+	case int64:
+		return strconv.AppendInt(buf, t, 10)
+	case float64:
+		switch {
+		case math.IsNaN(t):
+			return append(buf, "NaN"...)
+		case math.IsInf(t, 1):
+			return append(buf, "Infinity"...)
+		case math.IsInf(t, -1):
+			return append(buf, "-Infinity"...)
+		}
+		return append(buf, floatRepr(t)...)
+	case string:
+		b, _ := json.Marshal(t)
+		return append(buf, b...)
+	case []any:
+		buf = append(buf, '[')
+		for i, e := range t {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendPyJSON(buf, e)
+		}
+		return append(buf, ']')
+	case *pyDict:
+		buf = append(buf, '{')
+		for i, k := range t.keys {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			b, _ := json.Marshal(k)
+			buf = append(buf, b...)
+			buf = append(buf, ':')
+			buf = appendPyJSON(buf, t.vals[k])
+		}
+		return append(buf, '}')
+	}
+	return appendPyJSON(buf, toPy(v))
+}
