@@ -1,0 +1,38 @@
+package orchestrator
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// pythonWrap is the package's link to the interpreter the agent runs with.
+const pythonWrap = "/usr/bin/ambari-python-wrap"
+
+// ResolvePython picks the interpreter for stack scripts the way the Python
+// agent's control script picks its own: $PYTHON, else the target of
+// /usr/bin/ambari-python-wrap, else python3 from PATH.
+func ResolvePython() (string, error) {
+	return resolvePython(os.Getenv("PYTHON"), pythonWrap)
+}
+
+func resolvePython(env, wrap string) (string, error) {
+	if env != "" {
+		return env, nil
+	}
+	if target, err := os.Readlink(wrap); err == nil {
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(wrap), target)
+		}
+		return target, nil
+	}
+	if st, err := os.Stat(wrap); err == nil && st.Mode().IsRegular() {
+		return wrap, nil
+	}
+	p, err := exec.LookPath("python3")
+	if err != nil {
+		return "", fmt.Errorf("no python interpreter: $PYTHON unset, %s missing, python3 not in PATH: %w", wrap, err)
+	}
+	return p, nil
+}

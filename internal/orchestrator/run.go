@@ -1,0 +1,436 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// maxTimeout keeps absurd command_timeout values from overflowing.
+const maxTimeout = 100 * 365 * 24 * time.Hour
+
+// Run runs one execution command: builds its JSON, runs pre hooks, the
+// script and post hooks, each with the full command_timeout, and returns
+// the result. A BACKGROUND_EXECUTION_COMMAND returns ExitInProgress as soon
+// as its script started; its final result goes to req.OnBackgroundDone.
+//
+// ctx is the agent's lifetime, not the command's: when it ends, Run stops
+// waiting and returns a result with Err == ErrStopped, leaving the script
+// (and whatever it started) running. Use Cancel to kill a command.
+func (o *Orchestrator) Run(ctx context.Context, req Request) Result {
+	taskID := pyStr(req.Command["taskId"])
+	t := o.register(taskID)
+	log := o.log.WithField("taskId", taskID)
+	s := &runSpec{
+		header: req.Command, out: req.OutFile, err: req.ErrFile, structured: req.StructuredOutFile,
+		forced: req.CommandName, overwrite: req.Overwrite,
+	}
+	res, background := o.execute(ctx, log, t, s, req.OnBackgroundDone)
+	if !background {
+		o.unregister(t)
+	}
+	return res
+}
+
+// StatusRequest is one status check (STATUS) or version query
+// (GET_VERSION) of a component on this host.
+type StatusRequest struct {
+	ClusterID     string
+	ServiceName   string
+	ComponentName string
+	// CommandName is CommandStatus (the default) or CommandGetVersion.
+	CommandName string
+}
+
+// Status runs a component's status or version script (agent.md 7.2) with
+// the timeout of the component's commandParams.command_timeout, no hooks
+// for STATUS, and files of its own that are deleted afterwards. Exit code 0
+// means running. ctx has the same meaning as for Run.
+func (o *Orchestrator) Status(ctx context.Context, r StatusRequest) Result {
+	name := r.CommandName
+	if name == "" {
+		name = CommandStatus
+	}
+	commandType := TypeStatus
+	if name != CommandStatus {
+		commandType = name
+	}
+	s := &runSpec{
+		header: map[string]any{
+			"serviceName": r.ServiceName, "role": r.ComponentName,
+			"clusterId": r.ClusterID, "commandType": commandType,
+		},
+		out:        filepath.Join(o.cfg.Prefix, "status_command_stdout_"+newUUID()+".txt"),
+		err:        filepath.Join(o.cfg.Prefix, "status_command_stderr_"+newUUID()+".txt"),
+		structured: filepath.Join(o.cfg.Prefix, "status_structured-out-"+newUUID()+".json"),
+		forced:     name,
+		overwrite:  true,
+		status:     true,
+	}
+	log := o.log.WithFields(logrus.Fields{"component": r.ComponentName, "command": name})
+	res, _ := o.execute(ctx, log, nil, s, nil)
+	if !errors.Is(res.Err, ErrStopped) {
+		for _, f := range []string{s.out, s.err, s.structured} {
+			if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+				log.WithError(err).Warn("Failed to remove status command file")
+			}
+		}
+	}
+	return res
+}
+
+// execute prepares and runs a command or status check. background reports
+// that a background script was started and still owns the task.
+func (o *Orchestrator) execute(ctx context.Context, log *logrus.Entry, t *task, s *runSpec, onDone func(Result)) (res Result, background bool) {
+	p, err := o.prepare(ctx, s)
+	if err != nil {
+		log.WithError(err).Error("Caught an exception while executing custom service command")
+		res = failure(err)
+		if p.background && onDone != nil {
+			// The background contract: the final result always arrives
+			// through the callback.
+			go onDone(res)
+		}
+		o.dropCommandFile(p.jsonPath, s.status, res.ExitCode)
+		return res, false
+	}
+	if isCluster(p.clusterID) && !s.status {
+		role := pyStr(p.cmd["role"])
+		o.componentStarted(p.clusterID, role)
+		defer o.componentDone(p.clusterID, role)
+		if svc, ok := p.cmd["serviceName"]; ok && o.cfg.ComponentCommandStarted != nil {
+			o.cfg.ComponentCommandStarted(p.clusterID, pyStr(svc), role)
+		}
+	}
+	if p.background {
+		return o.startBackground(log, t, s, p, onDone)
+	}
+	res = o.runChain(ctx, log, t, s, p)
+	if !errors.Is(res.Err, ErrStopped) {
+		o.dropCommandFile(p.jsonPath, s.status, res.ExitCode)
+	}
+	return res, false
+}
+
+// runChain runs the scripts in order and stops at the first non-zero exit
+// or at a cancel.
+func (o *Orchestrator) runChain(ctx context.Context, log *logrus.Entry, t *task, s *runSpec, p *plan) Result {
+	overwrite := s.overwrite
+	var res Result
+	ran := false
+	cut := false
+	for _, item := range p.chain {
+		if t != nil {
+			if canceled, _ := t.cancelState(); canceled {
+				// Cancelled between scripts: nothing more starts, and the
+				// command must not look completed.
+				cut = true
+				break
+			}
+		}
+		r, err := o.runScript(ctx, log, t, s, p, item, overwrite)
+		if err != nil {
+			if errors.Is(err, ErrStopped) {
+				return Result{ExitCode: ExitInProgress, StructuredOut: map[string]any{}, Err: ErrStopped}
+			}
+			log.WithError(err).Error("Caught an exception while executing custom service command")
+			return failure(err)
+		}
+		res, ran = r, true
+		overwrite = false
+		if r.ExitCode != 0 {
+			break
+		}
+	}
+	if t == nil {
+		return res
+	}
+	canceled, reason := t.cancelState()
+	if !canceled {
+		return res
+	}
+	if !ran {
+		res = Result{StructuredOut: map[string]any{}}
+	}
+	if cut || !ran {
+		res.ExitCode = -int(syscall.SIGTERM)
+	}
+	suffix := abortSuffix(reason)
+	res.Canceled, res.CancelReason = true, reason
+	res.Stdout += suffix
+	res.Stderr += suffix
+	for _, f := range []string{s.out, s.err} {
+		if err := appendText(f, suffix); err != nil {
+			log.WithError(err).Warn("Failed to append the abort reason to an output file")
+		}
+	}
+	return res
+}
+
+func appendText(path, text string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(text)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// argv is the exact command line of one script (agent.md 5.4.7).
+func (o *Orchestrator) argv(p *plan, item chainItem) []string {
+	level := "INFO"
+	if o.cfg.LogLevel != nil {
+		if l := o.cfg.LogLevel(); l != "" {
+			level = l
+		}
+	}
+	args := make([]string, 0, 11)
+	args = append(args, o.cfg.Python, item.script, p.commandName, p.jsonPath, item.baseDir, p.structured,
+		level, o.cfg.TmpDir, o.cfg.ForceHTTPSProtocol, o.cfg.CACertPath)
+	if o.cfg.LogOutFiles {
+		args = append(args, "-o")
+	}
+	return args
+}
+
+// start launches one script with its output going straight to the files.
+func (o *Orchestrator) start(p *plan, item chainItem, out, errPath string, overwrite, backup bool) (*exec.Cmd, error) {
+	stdout, stderr, err := openOutputs(out, errPath, overwrite, backup)
+	if err != nil {
+		return nil, err
+	}
+	// The child has its own copies once started.
+	defer stdout.Close()
+	defer stderr.Close()
+	key := ""
+	if o.cfg.EncryptionKey != nil {
+		key = o.cfg.EncryptionKey()
+	}
+	args := o.argv(p, item)
+	cmd := &exec.Cmd{
+		Path:   o.cfg.Python,
+		Args:   args,
+		Env:    o.env.get(key),
+		Dir:    o.cfg.WorkDir,
+		Stdout: stdout,
+		Stderr: stderr,
+		// A process group of its own, so that signals aimed at the agent's
+		// group (a terminal's Ctrl-C, the init system) do not reach it.
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", item.script, err)
+	}
+	return cmd, nil
+}
+
+// runScript runs one element of the chain under the timeout watchdog.
+func (o *Orchestrator) runScript(ctx context.Context, log *logrus.Entry, t *task, s *runSpec, p *plan, item chainItem, overwrite bool) (Result, error) {
+	backup := p.commandName != CommandStatus
+	cmd, err := o.start(p, item, s.out, s.err, overwrite, backup)
+	if err != nil {
+		return Result{}, err
+	}
+	pid := cmd.Process.Pid
+	log.WithFields(logrus.Fields{"pid": pid, "script": item.script}).Debug("Script started")
+	var kill <-chan struct{}
+	if t != nil {
+		t.setPID(pid)
+		kill = t.kill
+	}
+	done := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(done)
+	}()
+	timeout := time.Duration(p.timeoutSecs) * time.Second
+	if p.timeoutSecs > int64(maxTimeout/time.Second) {
+		timeout = maxTimeout
+	}
+	// Like the Python agent, a timeout of 0 or less expires at once.
+	watchdog := time.NewTimer(timeout)
+	defer watchdog.Stop()
+	timedOut := false
+wait:
+	for {
+		select {
+		case <-done:
+			break wait
+		case <-watchdog.C:
+			select {
+			case <-done:
+				break wait
+			default:
+			}
+			log.Errorf("Executed command with pid %d timed out and will be killed", pid)
+			o.killer.kill(pid)
+			timedOut = true
+		case <-kill:
+			kill = nil
+			logProcessInformation(log)
+			o.killer.kill(pid)
+		case <-ctx.Done():
+			return Result{}, ErrStopped
+		}
+	}
+	code := exitCode(cmd.ProcessState)
+	stderrSuffix := ""
+	if timedOut {
+		stderrSuffix = fmt.Sprintf("\nPython script has been killed due to timeout after waiting %d secs", p.timeoutSecs)
+		code = ExitTimedOut
+	}
+	res := o.collect(s, p, code, stderrSuffix)
+	res.TimedOut = timedOut
+	if code != 0 && p.commandName != CommandStatus {
+		log.Infof("Command %q failed with exitcode=%d", cmd.Args, code)
+		logProcessInformation(log)
+	}
+	return res, nil
+}
+
+// collect reads a finished script's outputs into a result.
+func (o *Orchestrator) collect(s *runSpec, p *plan, code int, stderrSuffix string) Result {
+	return Result{
+		ExitCode:      code,
+		Stdout:        readOutput(s.out, o.cfg.LogMaxSymbols, ""),
+		Stderr:        readOutput(s.err, o.cfg.LogMaxSymbols, stderrSuffix),
+		StructuredOut: readStructuredOut(p.structured),
+	}
+}
+
+// exitCode is the process's exit status, or -N when signal N killed it
+// (the Python convention the action queue relies on to spot cancels).
+func exitCode(ps *os.ProcessState) int {
+	if ps == nil {
+		return 1
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
+		if ws.Signaled() {
+			return -int(ws.Signal())
+		}
+		return ws.ExitStatus()
+	}
+	return ps.ExitCode()
+}
+
+// startBackground launches a background command's only script and returns
+// at once. A goroutine waits for it without a timeout, then hands the final
+// result to onDone.
+func (o *Orchestrator) startBackground(log *logrus.Entry, t *task, s *runSpec, p *plan, onDone func(Result)) (Result, bool) {
+	if canceled, reason := t.cancelState(); canceled {
+		// Cancelled while being prepared: the script never starts.
+		suffix := abortSuffix(reason)
+		res := Result{ExitCode: -int(syscall.SIGTERM), Stdout: suffix, Stderr: suffix,
+			StructuredOut: map[string]any{}, Canceled: true, CancelReason: reason}
+		o.dropCommandFile(p.jsonPath, false, res.ExitCode)
+		if onDone != nil {
+			go onDone(res)
+		}
+		return res, false
+	}
+	cmd, err := o.start(p, p.chain[0], s.out, s.err, true, true)
+	if err != nil {
+		log.WithError(err).Error("Caught an exception while executing custom service command")
+		res := failure(err)
+		o.dropCommandFile(p.jsonPath, false, res.ExitCode)
+		if onDone != nil {
+			go onDone(res)
+		}
+		return res, false
+	}
+	pid := cmd.Process.Pid
+	t.setPID(pid)
+	log.WithField("pid", pid).Info("Background command started")
+	done := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(done)
+	}()
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				log.Errorf("Background command callback panicked: %v", r)
+			}
+		}()
+		select {
+		case <-done:
+		case <-t.kill:
+			logProcessInformation(log)
+			o.killer.kill(pid)
+			<-done
+		}
+		res := o.collect(s, p, exitCode(cmd.ProcessState), "")
+		if canceled, reason := t.cancelState(); canceled {
+			suffix := abortSuffix(reason)
+			res.Canceled, res.CancelReason = true, reason
+			res.Stdout += suffix
+			res.Stderr += suffix
+		}
+		// Deliberate difference: the retention policy is applied when the
+		// script ends, not when it starts, so "remove" cannot pull the
+		// command file from under a running script.
+		o.dropCommandFile(p.jsonPath, false, res.ExitCode)
+		o.unregister(t)
+		if onDone != nil {
+			onDone(res)
+		}
+	}()
+	return Result{ExitCode: ExitInProgress, StructuredOut: map[string]any{}}, true
+}
+
+// openOutputs opens the stdout and stderr files: truncated for a first run
+// (after renaming an existing file to <file>.<n> when backup is on),
+// appended to otherwise.
+func openOutputs(out, errPath string, overwrite, backup bool) (*os.File, *os.File, error) {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	if overwrite {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+		if backup {
+			for _, f := range []string{out, errPath} {
+				if err := backupFile(f); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+	}
+	stdout, err := os.OpenFile(out, flags, 0o644)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open output file: %w", err)
+	}
+	stderr, err := os.OpenFile(errPath, flags, 0o644)
+	if err != nil {
+		stdout.Close()
+		return nil, nil, fmt.Errorf("open errors file: %w", err)
+	}
+	return stdout, stderr, nil
+}
+
+// backupFile renames an existing regular file to the first free
+// <path>.<n>, n = 0, 1, ...
+func backupFile(path string) error {
+	st, err := os.Stat(path)
+	if err != nil || !st.Mode().IsRegular() {
+		return nil
+	}
+	for n := 0; ; n++ {
+		name := path + "." + strconv.Itoa(n)
+		if st, err := os.Stat(name); err == nil && st.Mode().IsRegular() {
+			continue
+		}
+		if err := os.Rename(path, name); err != nil {
+			return fmt.Errorf("back up %s: %w", path, err)
+		}
+		return nil
+	}
+}
