@@ -87,10 +87,30 @@ func (o *Orchestrator) Status(ctx context.Context, r StatusRequest) Result {
 	return res
 }
 
+// RunStatus is Status in the shape the status loop asks for: err is set
+// only when there is no verdict because the agent is stopping; a script
+// that could not be run is a non-zero exit code with the reason in stderr.
+func (o *Orchestrator) RunStatus(ctx context.Context, clusterID, serviceName, component, commandName string) (exitCode int, stderr string, structuredOut map[string]any, err error) {
+	res := o.Status(ctx, StatusRequest{ClusterID: clusterID, ServiceName: serviceName, ComponentName: component, CommandName: commandName})
+	if errors.Is(res.Err, ErrStopped) {
+		return 0, "", nil, res.Err
+	}
+	return res.ExitCode, res.Stderr, res.StructuredOut, nil
+}
+
 // execute prepares and runs a command or status check. background reports
 // that a background script was started and still owns the task.
 func (o *Orchestrator) execute(ctx context.Context, log *logrus.Entry, t *task, s *runSpec, onDone func(Result)) (res Result, background bool) {
+	if ctx.Err() != nil {
+		return stopped(), false
+	}
 	p, err := o.prepare(ctx, s)
+	if err != nil && ctx.Err() != nil {
+		// Not a verdict on the command: the agent is stopping (a download
+		// was cut short, say).
+		o.dropCommandFile(p.jsonPath, s.status, 1)
+		return stopped(), false
+	}
 	if err != nil {
 		log.WithError(err).Error("Caught an exception while executing custom service command")
 		res = failure(err)
@@ -120,6 +140,10 @@ func (o *Orchestrator) execute(ctx context.Context, log *logrus.Entry, t *task, 
 	return res, false
 }
 
+func stopped() Result {
+	return Result{ExitCode: ExitInProgress, StructuredOut: map[string]any{}, Err: ErrStopped}
+}
+
 // runChain runs the scripts in order and stops at the first non-zero exit
 // or at a cancel.
 func (o *Orchestrator) runChain(ctx context.Context, log *logrus.Entry, t *task, s *runSpec, p *plan) Result {
@@ -139,7 +163,7 @@ func (o *Orchestrator) runChain(ctx context.Context, log *logrus.Entry, t *task,
 		r, err := o.runScript(ctx, log, t, s, p, item, overwrite)
 		if err != nil {
 			if errors.Is(err, ErrStopped) {
-				return Result{ExitCode: ExitInProgress, StructuredOut: map[string]any{}, Err: ErrStopped}
+				return stopped()
 			}
 			log.WithError(err).Error("Caught an exception while executing custom service command")
 			return failure(err)

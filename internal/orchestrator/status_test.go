@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -99,4 +100,23 @@ func TestStatusUsesTopologyTimeoutAndNoHooks(t *testing.T) {
 		t.Fatalf("exit %d %q", res.ExitCode, res.Stderr)
 	}
 	waitDead(t, parsePids(t, waitFile(t, pidsFile))...)
+}
+
+func TestRunStatusAdapter(t *testing.T) {
+	e := newEnv(t, nil)
+	code, stderr, out, err := e.orch.RunStatus(context.Background(), clusterID, "DEMO", "DEMO_CLIENT", CommandGetVersion)
+	if err != nil || code != 0 || out["version"] != "1.0.0" || stderr != "" {
+		t.Errorf("GET_VERSION: %d %q %v %v", code, stderr, out, err)
+	}
+	// An agent-side failure is a verdict (non-zero, reason in stderr), not an error.
+	code, stderr, _, err = e.orch.RunStatus(context.Background(), clusterID, "DEMO", "NO_SUCH_COMPONENT", "")
+	if err != nil || code != 1 || !strings.Contains(stderr, "commandParams") {
+		t.Errorf("unknown component: %d %q %v", code, stderr, err)
+	}
+	// A stopping agent gives no verdict.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, _, err := e.orch.RunStatus(ctx, clusterID, "DEMO", "DEMO_CLIENT", ""); !errors.Is(err, ErrStopped) {
+		t.Errorf("stopped: %v", err)
+	}
 }
