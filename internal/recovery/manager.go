@@ -447,6 +447,13 @@ func (m *Manager) ObserveLiveStatus(componentName, status string) {
 	logs.flush()
 }
 
+// LiveStatus is ObserveLiveStatus in the status loop's terms. The cluster
+// is not used: like the Python agent, the manager knows components by name
+// within its one recovery cluster.
+func (m *Manager) LiveStatus(clusterID, componentName, status string) {
+	m.ObserveLiveStatus(componentName, status)
+}
+
 func (m *Manager) setCurrentLocked(name, state string, logs *pendingLogs) {
 	c := m.componentLocked(name)
 	if c.current != state {

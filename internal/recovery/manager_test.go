@@ -321,6 +321,9 @@ func TestObservations(t *testing.T) {
 		// A failed install sticks until the component is seen running.
 		{func() { m.ObserveLiveStatus("DATANODE", "INSTALLED") }, "STARTED", "INSTALL_FAILED"},
 		{func() { m.ObserveLiveStatus("DATANODE", "STARTED") }, "STARTED", "STARTED"},
+		// The status loop's spelling of the same observation.
+		{func() { m.LiveStatus(testCluster, "DATANODE", "INSTALLED") }, "STARTED", "INSTALLED"},
+		{func() { m.LiveStatus(testCluster, "DATANODE", "STARTED") }, "STARTED", "STARTED"},
 		{func() { m.ObserveLiveStatus("DATANODE", "INSTALLED") }, "STARTED", "INSTALLED"},
 	}
 	for i, s := range steps {
