@@ -26,7 +26,8 @@ func (o *Orchestrator) commandFilePath(commandType, taskID string, status bool) 
 // writeCommandFile writes the command as indented JSON readable by the
 // agent's user only: it holds passwords. An existing file is removed first
 // and the new one created exclusively, so a planted file or link cannot
-// redirect the write.
+// redirect the write. Deliberate difference: keys are sorted, where the
+// Python agent keeps insertion order; scripts load the file into a dict.
 func writeCommandFile(path string, cmd map[string]any) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

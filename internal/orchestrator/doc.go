@@ -23,5 +23,13 @@
 // and children of all threads are found; the whole CBC stream of encrypted
 // credentials is decrypted; output files are read from the end only as far
 // as needed; invalid UTF-8 in output does not fail a command; the retention
-// policy of a background command applies when it ends.
+// policy of a background command applies when it ends; the command file's
+// keys are sorted; inherited descriptors are marked close-on-exec once (Go
+// has no close_fds).
+//
+// Wiring: Caches = NewCacheSource(store, hostname); FileCache = a
+// filecache.Cache; the action queue uses Run, Cancel, TaskFiles and
+// LogCommandOutput; the status loop uses RunStatus and
+// CommandsRunningForComponent; ComponentCommandStarted = the status loop's
+// CommandStarted.
 package orchestrator
