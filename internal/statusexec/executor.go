@@ -1,0 +1,378 @@
+package statusexec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/ambari-go/ambari-agent/internal/cache"
+	"github.com/ambari-go/ambari-agent/internal/protocol"
+)
+
+// Status command names and the live states they produce.
+const (
+	// CommandStatus is the status command the server asks for and the one
+	// run after every execution command.
+	CommandStatus = "STATUS"
+	// CommandGetVersion asks a component script for its version.
+	CommandGetVersion = "GET_VERSION"
+
+	// LiveStatus and DeadStatus are the two results of a status check.
+	LiveStatus = protocol.ComponentStarted
+	DeadStatus = protocol.ComponentInstalled
+)
+
+// Defaults of Config.
+const (
+	DefaultInterval    = 20 * time.Second
+	DefaultConcurrency = 4
+	// minSlowCheckAfter keeps a tiny interval from declaring every check
+	// slow.
+	minSlowCheckAfter = time.Second
+)
+
+// StatusRunner runs one status check (or GET_VERSION) of a component on
+// this host: the orchestrator's status path (agent.md 7.2).
+//
+// err means there is no verdict at all, typically because ctx ended (the
+// agent is stopping). A script that could not be run is a verdict: like
+// the Python agent, report it as a non-zero exit code with the reason in
+// stderr. RunStatus must return promptly once ctx is done.
+type StatusRunner interface {
+	RunStatus(ctx context.Context, clusterID, serviceName, component, commandName string) (exitCode int, stderr string, structuredOut map[string]any, err error)
+}
+
+// CommandTracker tells whether an execution command is running for a
+// component (the orchestrator's per-component counter).
+type CommandTracker interface {
+	CommandsRunningForComponent(clusterID, component string) bool
+}
+
+// Sender sends one report to the server and returns its reply. It fails at
+// once while the agent is not registered (heartbeat.Link.Request).
+type Sender interface {
+	Request(ctx context.Context, destination string, body []byte) ([]byte, error)
+}
+
+// Recovery is told the live state of a component whenever a check result
+// differs from the acknowledged one (agent.md 8.4).
+type Recovery interface {
+	LiveStatus(clusterID, component, status string)
+}
+
+// Config holds the executor's settings and collaborators.
+type Config struct {
+	// HostName is this host's name as registered; the topology's hostName
+	// that equals it gives the host id per cluster.
+	HostName string
+	// Caches supplies topology (which components run here) and metadata
+	// (status_commands_to_run).
+	Caches *cache.Store
+	// Runner runs the checks.
+	Runner StatusRunner
+	// Commands reports components with a command in flight; nil = none.
+	Commands CommandTracker
+	// Sender reaches the server.
+	Sender Sender
+	// Recovery is told about status changes; nil = nobody.
+	Recovery Recovery
+
+	// Interval is [agent] status_commands_run_interval, the wait after each
+	// cycle. 0 turns the periodic cycle off (post-command checks and the
+	// forced resend still work); negative means DefaultInterval.
+	Interval time.Duration
+	// Concurrency is [agent] status_commands_concurrency, the number of
+	// status scripts a cycle runs at once; <= 0 means DefaultConcurrency.
+	Concurrency int
+	// SlowCheckAfter is how long a check may run before it stops counting
+	// against Concurrency and stops holding its cycle's report; 0 means
+	// Interval (at least one second).
+	SlowCheckAfter time.Duration
+
+	// Log is the component logger; nil discards.
+	Log *logrus.Entry
+}
+
+// compKey names a component of a cluster.
+type compKey struct{ cluster, service, component string }
+
+// checkKey is one status check: a component and a status command name.
+type checkKey struct {
+	compKey
+	command string
+}
+
+// Flags of a check in flight.
+const (
+	inCycle uint8 = 1 << iota // a cycle's check is running
+	inAfter                   // a post-command check is running
+	again                     // another command finished meanwhile: check once more
+)
+
+type inFlight struct {
+	flags uint8
+	// start is the generation at which the running check began; the
+	// oldest one bounds which stale markers are still needed.
+	start uint64
+}
+
+// Executor is the component status loop.
+type Executor struct {
+	cfg       Config
+	log       *logrus.Entry
+	slowAfter time.Duration
+	// sem bounds the cycle's running scripts.
+	sem chan struct{}
+	// regCh carries registrations to Run without blocking the caller.
+	regCh chan struct{}
+
+	// sendMu makes "filter, send, record the acknowledgement" one step, so
+	// a cycle report and a post-command report never interleave.
+	sendMu sync.Mutex
+
+	mu sync.Mutex
+	// acked is the last status the server acknowledged per check; a
+	// missing entry is Python's null.
+	acked map[checkKey]string
+	// running holds the checks in flight; the cycle skips them.
+	running map[checkKey]inFlight
+	// touched records, per component, the generation of the last event that
+	// made older check results stale: a command starting or a post-command
+	// report being sent. gen counts those events and check starts.
+	touched map[compKey]uint64
+	gen     uint64
+	// ctx and active let post-command checks run only while Run does; wg
+	// counts every goroutine Run must wait for.
+	ctx    context.Context
+	active bool
+	wg     sync.WaitGroup
+
+	// Owned by the cycle goroutine: buffers reused from cycle to cycle.
+	targets []checkKey
+	results chan outcome
+	batch   []outcome
+
+	started   atomic.Int64 // unix nanos at which Run began
+	lastCycle atomic.Int64 // unix nanos at which the last cycle finished
+	// onCycle and onAfter, if set before Run, are called after every
+	// cycle and every post-command check (tests).
+	onCycle, onAfter func()
+}
+
+// outcome is what a finished check hands over.
+type outcome struct {
+	key      checkKey
+	startGen uint64
+	// status is LiveStatus or DeadStatus; "" when there is no verdict.
+	status string
+	// slow: the check outlived SlowCheckAfter; its result comes later.
+	slow bool
+}
+
+// New builds an executor; Run runs it.
+func New(cfg Config) (*Executor, error) {
+	if cfg.Caches == nil {
+		return nil, errors.New("statusexec: Caches is required")
+	}
+	if cfg.Runner == nil {
+		return nil, errors.New("statusexec: Runner is required")
+	}
+	if cfg.Sender == nil {
+		return nil, errors.New("statusexec: Sender is required")
+	}
+	if cfg.Interval < 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	slow := cfg.SlowCheckAfter
+	if slow <= 0 {
+		slow = max(cfg.Interval, minSlowCheckAfter)
+	}
+	return &Executor{
+		cfg:       cfg,
+		log:       orDiscard(cfg.Log),
+		slowAfter: slow,
+		sem:       make(chan struct{}, cfg.Concurrency),
+		regCh:     make(chan struct{}, 1),
+		acked:     make(map[checkKey]string),
+		running:   make(map[checkKey]inFlight),
+		touched:   make(map[compKey]uint64),
+	}, nil
+}
+
+func orDiscard(log *logrus.Entry) *logrus.Entry {
+	if log != nil {
+		return log
+	}
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	return logrus.NewEntry(l)
+}
+
+// Run runs status cycles until ctx is done, and handles registrations and
+// post-command checks meanwhile. It returns after every check it started
+// has returned.
+func (e *Executor) Run(ctx context.Context) error {
+	e.started.Store(time.Now().UnixNano())
+	e.mu.Lock()
+	e.ctx, e.active = ctx, true
+	e.mu.Unlock()
+
+	var loops sync.WaitGroup
+	loops.Add(1)
+	go func() {
+		defer loops.Done()
+		e.registrations(ctx)
+	}()
+
+	if e.cfg.Interval == 0 {
+		e.log.Warn("ComponentStatusExecutor is turned off. Some functionality might not work correctly.")
+		<-ctx.Done()
+	} else {
+		e.cycles(ctx)
+	}
+
+	loops.Wait()
+	e.mu.Lock()
+	e.active = false
+	e.mu.Unlock()
+	e.wg.Wait()
+	e.log.Info("ComponentStatusExecutor has successfully finished")
+	return nil
+}
+
+// cycles runs a cycle at once and then one Interval after the previous one
+// ended, as the Python agent does: cycles never overlap, and a long cycle
+// stretches the period instead of piling up work. A cycle's length is
+// bounded: it waits for no check longer than SlowCheckAfter.
+func (e *Executor) cycles(ctx context.Context) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		e.safely("status cycle", func() { e.runCycle(ctx) })
+		e.lastCycle.Store(time.Now().UnixNano())
+		if e.onCycle != nil {
+			e.onCycle()
+		}
+		t.Reset(e.cfg.Interval)
+	}
+}
+
+func (e *Executor) registrations(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.regCh:
+			e.safely("forced status resend", func() { e.forceSend(ctx) })
+		}
+	}
+}
+
+// safely runs f and turns a panic into a logged error, so one bad cycle
+// does not end the loop.
+func (e *Executor) safely(what string, f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.log.WithField("panic", fmt.Sprint(r)).Errorf("Exception in ComponentStatusExecutor (%s). Re-running it", what)
+		}
+	}()
+	f()
+}
+
+// Registered is called after every registration (the heartbeat's
+// OnRegistered). It forgets clusters that are gone and resends every
+// acknowledged status, on Run's goroutine; it never blocks.
+func (e *Executor) Registered() {
+	select {
+	case e.regCh <- struct{}{}:
+	default: // one resend already pending covers this one
+	}
+}
+
+// CommandStarted is called when an execution command starts for a
+// component (orchestrator Config.ComponentCommandStarted). The acknowledged
+// STATUS is forgotten so that the status after the command is reported even
+// if it equals the one before, and results of checks already running for
+// the component become stale.
+func (e *Executor) CommandStarted(clusterID, serviceName, component string) {
+	c := compKey{clusterID, serviceName, component}
+	e.mu.Lock()
+	delete(e.acked, checkKey{c, CommandStatus})
+	e.gen++
+	e.touched[c] = e.gen
+	e.mu.Unlock()
+}
+
+// CommandFinished is called by the action queue after an execution
+// command's final report: the component's STATUS is checked at once and a
+// change is sent immediately. It returns at once; the check runs on its own
+// goroutine (the Python agent runs it on the action queue's thread).
+func (e *Executor) CommandFinished(clusterID, serviceName, component string) {
+	k := checkKey{compKey{clusterID, serviceName, component}, CommandStatus}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.active {
+		e.log.WithField("component", component).Debug("Status loop not running; no check after the command")
+		return
+	}
+	f := e.running[k]
+	if f.flags&inAfter != 0 {
+		// The running check may predate this command's end.
+		f.flags |= again
+		e.running[k] = f
+		return
+	}
+	if f.flags == 0 {
+		f.start = e.gen
+	}
+	f.flags |= inAfter
+	e.running[k] = f
+	e.wg.Add(1)
+	go e.afterCommand(e.ctx, k, e.gen)
+}
+
+// LastCycle returns when the last status cycle finished; ok is false until
+// one has.
+func (e *Executor) LastCycle() (t time.Time, ok bool) {
+	n := e.lastCycle.Load()
+	if n == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, n), true
+}
+
+// Health returns an error when the status loop is running but no cycle has
+// finished within maxAge (counted from Run's start until the first cycle).
+// It is nil while the cycle is turned off or Run has not started.
+func (e *Executor) Health(maxAge time.Duration) error {
+	if e.cfg.Interval == 0 {
+		return nil
+	}
+	last := e.lastCycle.Load()
+	if last == 0 {
+		if last = e.started.Load(); last == 0 {
+			return nil
+		}
+	}
+	if age := time.Since(time.Unix(0, last)); age > maxAge {
+		if e.lastCycle.Load() == 0 {
+			return fmt.Errorf("status loop has not finished a cycle in %s", age.Round(time.Second))
+		}
+		return fmt.Errorf("status loop last finished %s ago", age.Round(time.Second))
+	}
+	return nil
+}
