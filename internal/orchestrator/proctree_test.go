@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strconv"
 	"testing"
 
@@ -51,7 +52,9 @@ func fakeProc(t *testing.T, procs map[int][2]string, withChildren bool) string {
 	if withChildren {
 		for pid := range procs {
 			var line string
-			for _, c := range kids[strconv.Itoa(pid)] {
+			children := kids[strconv.Itoa(pid)]
+			sort.Ints(children)
+			for _, c := range children {
 				line += strconv.Itoa(c) + " "
 			}
 			os.WriteFile(filepath.Join(root, strconv.Itoa(pid), "task", strconv.Itoa(pid), "children"), []byte(line), 0o644)
