@@ -1,0 +1,161 @@
+package actionqueue
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/ambari-go/ambari-agent/internal/orchestrator"
+)
+
+// Defaults of the Config fields left zero.
+const (
+	DefaultParallelLimit    = 5
+	DefaultMaxQueued        = 10000
+	DefaultMaxStoredReports = 1000
+	// DefaultRecoveryInterval is how often an idle queue asks the recovery
+	// manager for commands: the Python agent's 2 s queue wait.
+	DefaultRecoveryInterval = 2 * time.Second
+	// MaxReportSize bounds the JSON text of one commands_status message
+	// (the {clusterId: [...]} map), below the server's 2 MB limit.
+	MaxReportSize = 1950000
+)
+
+// Runner runs commands as processes (*orchestrator.Orchestrator).
+type Runner interface {
+	// Run runs one command and returns its result. A background command
+	// returns at once with ExitCode 777 and reports through
+	// req.OnBackgroundDone. When ctx ends while a script runs, the result's
+	// Err is orchestrator.ErrStopped and the script is left running.
+	Run(ctx context.Context, req orchestrator.Request) orchestrator.Result
+	// Cancel kills the running command with the task id; false when none
+	// runs.
+	Cancel(taskID, reason string) bool
+	// TaskFiles names a command's output files.
+	TaskFiles(commandType, taskID string) orchestrator.TaskFiles
+	// LogCommandOutput copies a final output into the agent log when
+	// [logging] log_command_executes asks for it.
+	LogCommandOutput(command map[string]any, stdout, stderr string)
+}
+
+// Sender sends a request to the server and returns its reply
+// (heartbeat.Link). It fails fast while the agent is not registered.
+type Sender interface {
+	Request(ctx context.Context, destination string, body []byte) ([]byte, error)
+}
+
+// Recovery is the recovery manager's view of the queue (agent spec 8.4,
+// 8.5; *recovery.Manager).
+type Recovery interface {
+	// Commands returns the AUTO_EXECUTION_COMMANDs to run now. It is called
+	// only while the main queue is empty and no execution command runs. The
+	// queue owns the returned maps.
+	Commands() []map[string]any
+	// ObserveExecutionCommand sees every command of an execution type
+	// (EXECUTION, BACKGROUND_EXECUTION, AUTO_EXECUTION) as it starts; the
+	// manager picks the EXECUTION_COMMANDs that change a desired state. The
+	// map must not be kept or modified.
+	ObserveExecutionCommand(command map[string]any)
+	// ObserveCommandResult sees the final status (COMPLETED or FAILED) of
+	// every foreground command. The map must not be kept or modified.
+	ObserveCommandResult(command map[string]any, status string)
+}
+
+// Config wires a Queue.
+type Config struct {
+	// Runner runs the commands. Required.
+	Runner Runner
+	// Sender carries reports to the server. nil: reports are journaled and
+	// kept but never sent.
+	Sender Sender
+	// Prefix is [agent] prefix, the data dir; the report journal lives in
+	// <Prefix>/reports. "": no journal (reports live in memory only).
+	Prefix string
+	// ParallelExecution is [agent] parallel_execution=1: retry-enabled
+	// commands run concurrently.
+	ParallelExecution bool
+	// ParallelLimit bounds those concurrent commands; 0 =
+	// DefaultParallelLimit. The Python agent has no bound.
+	ParallelLimit int
+	// ReportInterval is [agent] command_reports_interval; 0 turns the
+	// periodic report cycle off (immediate sends still happen).
+	ReportInterval time.Duration
+	// LogMaxSymbols is [heartbeat] log_max_symbols_size: the cap of the
+	// output tails in periodic reports; 0 = no cap.
+	LogMaxSymbols int
+	// MaxQueued bounds the commands waiting to run; a message that would
+	// exceed it is refused (the server sends it again). 0 =
+	// DefaultMaxQueued.
+	MaxQueued int
+	// MaxStoredReports bounds the tasks whose reports are kept (and
+	// journaled) until acknowledged; beyond it the oldest is dropped with a
+	// warning. 0 = DefaultMaxStoredReports.
+	MaxStoredReports int
+	// Recovery is the recovery manager; nil = none.
+	Recovery Recovery
+	// RecoveryInterval is how often an idle queue asks Recovery for
+	// commands; 0 = DefaultRecoveryInterval.
+	RecoveryInterval time.Duration
+	// StatusCheck runs the component's STATUS command right after a cluster
+	// command ended (agent spec 5.3 step 11) and sends its result if it
+	// changed (statusexec.Executor.CommandFinished). It is called on the
+	// command's goroutine and should return promptly. nil = none.
+	StatusCheck func(clusterID, serviceName, role string)
+	// Log is the component logger; nil discards.
+	Log *logrus.Entry
+
+	// clock replaces the wall clock in tests of the retry arithmetic.
+	clock clock
+}
+
+func (c *Config) setDefaults() {
+	if c.ParallelLimit <= 0 {
+		c.ParallelLimit = DefaultParallelLimit
+	}
+	if c.MaxQueued <= 0 {
+		c.MaxQueued = DefaultMaxQueued
+	}
+	if c.MaxStoredReports <= 0 {
+		c.MaxStoredReports = DefaultMaxStoredReports
+	}
+	if c.RecoveryInterval <= 0 {
+		c.RecoveryInterval = DefaultRecoveryInterval
+	}
+	if c.ReportInterval < 0 {
+		c.ReportInterval = 0
+	}
+	if c.Log == nil {
+		l := logrus.New()
+		l.SetOutput(io.Discard)
+		c.Log = logrus.NewEntry(l)
+	}
+	if c.clock == nil {
+		c.clock = wallClock{}
+	}
+}
+
+// clock is the time source of the retry loop.
+type clock interface {
+	Now() time.Time
+	// Sleep waits d; it returns early when wake is closed or ctx ends.
+	Sleep(ctx context.Context, d time.Duration, wake <-chan struct{})
+}
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+func (wallClock) Sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-wake:
+	case <-t.C:
+	}
+}

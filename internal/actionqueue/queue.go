@@ -1,0 +1,364 @@
+package actionqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/ambari-go/ambari-agent/internal/protocol"
+)
+
+// ErrQueueFull is returned by Intake when the message's commands would
+// exceed Config.MaxQueued. Nothing of the message was applied; the server
+// sends it again.
+var ErrQueueFull = errors.New("command queue is full")
+
+// Queue is the agent's action queue: it takes commands, runs them through
+// the Runner and reports on them.
+type Queue struct {
+	cfg    Config
+	log    *logrus.Entry
+	runner Runner
+	store  *statusStore
+
+	mu sync.Mutex
+	// main is the FIFO of commands waiting to run.
+	main []*command
+	// background holds BACKGROUND_EXECUTION_COMMANDs waiting to start.
+	background []*command
+	// running holds the foreground commands from the moment they leave the
+	// queue until their report is stored, by task id: cancel looks here.
+	running map[int64]*execution
+	// active counts running foreground commands (recovery waits for 0).
+	active int
+	// parallelActive counts the commands running on their own goroutine in
+	// parallel mode.
+	parallelActive int
+
+	// wake nudges the dispatcher (new command, a parallel slot freed);
+	// wakeBackground the background starter. Both hold at most one token,
+	// so sends never block.
+	wake           chan struct{}
+	wakeBackground chan struct{}
+}
+
+// New builds a queue and loads the report journal from <Prefix>/reports:
+// reports not yet acknowledged are sent again after registration, and a
+// command that was running when the agent stopped gets a FAILED report.
+func New(cfg Config) (*Queue, error) {
+	if cfg.Runner == nil {
+		return nil, errors.New("actionqueue: Runner is required")
+	}
+	cfg.setDefaults()
+	q := &Queue{
+		cfg:            cfg,
+		log:            cfg.Log,
+		runner:         cfg.Runner,
+		running:        make(map[int64]*execution),
+		wake:           make(chan struct{}, 1),
+		wakeBackground: make(chan struct{}, 1),
+	}
+	st, err := newStatusStore(storeConfig{
+		prefix:        cfg.Prefix,
+		maxEntries:    cfg.MaxStoredReports,
+		logMaxSymbols: cfg.LogMaxSymbols,
+		interval:      cfg.ReportInterval,
+		sender:        cfg.Sender,
+		log:           cfg.Log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	q.store = st
+	return q, nil
+}
+
+// Run executes commands and sends reports until ctx ends. Scripts still
+// running then are left running (their reports stay journaled as
+// IN_PROGRESS); Run returns once its goroutines are done.
+func (q *Queue) Run(ctx context.Context) error {
+	if q.cfg.ParallelExecution {
+		q.log.Infof("Parallel execution is enabled, will execute agent commands in parallel (at most %d at once)", q.cfg.ParallelLimit)
+	}
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); q.store.run(ctx) }()
+	go func() { defer wg.Done(); q.runBackground(ctx) }()
+	go func() { defer wg.Done(); q.dispatch(ctx) }()
+	wg.Wait()
+	return nil
+}
+
+// Intake takes the body of a /user/commands push (protocol spec 5.1). It
+// applies all cancels of the message, then queues all its commands, under
+// one lock, and returns; nothing runs on the caller's goroutine. An error
+// (malformed body, full queue) leaves the queue untouched and is
+// acknowledged as ERROR so that the server sends the message again.
+func (q *Queue) Intake(body []byte) error {
+	ev, err := decodeCommandsEvent(body)
+	if err != nil {
+		return err
+	}
+	cmds := make([]*command, 0, len(ev.commands))
+	for _, raw := range ev.commands {
+		c, err := newCommand(raw)
+		if err != nil {
+			q.log.WithError(err).Error("Dropping a command that cannot be run")
+			continue
+		}
+		cmds = append(cmds, c)
+	}
+
+	q.mu.Lock()
+	if len(q.main)+len(q.background)+len(cmds) > q.cfg.MaxQueued {
+		n := len(q.main) + len(q.background)
+		q.mu.Unlock()
+		return fmt.Errorf("%w: %d waiting, %d more refused", ErrQueueFull, n, len(cmds))
+	}
+	for _, cc := range ev.cancels {
+		q.cancelLocked(cc.TargetTaskID, cc.Reason)
+	}
+	q.putLocked(cmds)
+	q.mu.Unlock()
+	q.nudge()
+	return nil
+}
+
+// Registered is called after every registration: the reports waiting for
+// the link go out at once, in the order they were produced.
+func (q *Queue) Registered() { q.store.registered() }
+
+// ExecutionCommandActive reports whether a foreground command waits in the
+// queue or runs; the recovery manager generates no command then.
+func (q *Queue) ExecutionCommandActive() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.main) > 0 || q.active > 0
+}
+
+// putLocked queues commands by type; others are dropped (agent spec 5.1).
+func (q *Queue) putLocked(cmds []*command) {
+	for _, c := range cmds {
+		log := q.log.WithFields(logrus.Fields{"taskId": c.taskID, "role": c.role, "serviceName": c.serviceName, "clusterId": c.clusterID})
+		switch c.typ {
+		case protocol.BackgroundExecutionCommand:
+			log.Infof("Adding %s to the background queue", c.typ)
+			q.background = append(q.background, c)
+		case protocol.ExecutionCommand, protocol.AutoExecutionCommand:
+			log.Infof("Adding %s to the queue", c.typ)
+			q.main = append(q.main, c)
+		default:
+			log.Errorf("Unrecognized command type %q, dropped", c.typ)
+		}
+	}
+}
+
+func (q *Queue) nudge() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case q.wakeBackground <- struct{}{}:
+	default:
+	}
+}
+
+// cancelLocked applies one cancel (agent spec 5.8): queued copies of the
+// task are dropped without a report, a running one is killed. A cancel for
+// a task that is neither queued nor running is forgotten: the server sends
+// a rescheduled command again.
+func (q *Queue) cancelLocked(taskID int64, reason string) {
+	log := q.log.WithFields(logrus.Fields{"taskId": taskID, "reason": reason})
+	log.Info("Canceling command")
+	removed := 0
+	q.main, removed = removeTask(q.main, taskID, removed)
+	// Python leaves queued background commands in place; they are dropped
+	// like foreground ones here.
+	q.background, removed = removeTask(q.background, taskID, removed)
+	if removed > 0 {
+		log.Infof("Removed %d queued command(s) of the task", removed)
+	}
+	if e := q.running[taskID]; e != nil {
+		e.cancel(q.runner, reason)
+		return
+	}
+	// A started background command is the orchestrator's alone.
+	if !q.runner.Cancel(strconvTask(taskID), reason) && removed == 0 {
+		log.Warn("Cancel for a task that is neither queued nor running")
+	}
+}
+
+func removeTask(list []*command, taskID int64, removed int) ([]*command, int) {
+	out := list[:0]
+	for _, c := range list {
+		if c.taskID == taskID {
+			removed++
+			continue
+		}
+		out = append(out, c)
+	}
+	for i := len(out); i < len(list); i++ {
+		list[i] = nil
+	}
+	return out, removed
+}
+
+// queuedLocked reports whether a command of the task waits in the main
+// queue.
+func (q *Queue) queuedLocked(taskID int64) bool {
+	for _, c := range q.main {
+		if c.taskID == taskID {
+			return true
+		}
+	}
+	return false
+}
+
+// dispatch is the ActionQueue thread (agent spec 5.2): it takes commands
+// off the main queue and runs them, and asks the recovery manager for work
+// while idle.
+func (q *Queue) dispatch(ctx context.Context) {
+	var parallel sync.WaitGroup
+	defer parallel.Wait()
+	var tick <-chan time.Time
+	if q.cfg.Recovery != nil {
+		t := time.NewTicker(q.cfg.RecoveryInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		if ctx.Err() != nil {
+			return
+		}
+		q.injectRecovery()
+		for ctx.Err() == nil && q.startNext(ctx, &parallel) {
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-q.wake:
+		case <-tick:
+		}
+	}
+}
+
+// injectRecovery queues the recovery manager's commands when the queue is
+// idle (agent spec 5.2 step 2).
+func (q *Queue) injectRecovery() {
+	if q.cfg.Recovery == nil {
+		return
+	}
+	q.mu.Lock()
+	idle := len(q.main) == 0 && q.active == 0
+	q.mu.Unlock()
+	if !idle {
+		return
+	}
+	var raws []map[string]any
+	q.safely("recovery commands", func() { raws = q.cfg.Recovery.Commands() })
+	if len(raws) == 0 {
+		return
+	}
+	cmds := make([]*command, 0, len(raws))
+	for _, raw := range raws {
+		c, err := newCommand(raw)
+		if err != nil {
+			q.log.WithError(err).Error("Dropping a recovery command")
+			continue
+		}
+		cmds = append(cmds, c)
+	}
+	q.mu.Lock()
+	if len(q.main)+len(q.background)+len(cmds) > q.cfg.MaxQueued {
+		q.mu.Unlock()
+		q.log.Warn("Command queue is full, recovery commands dropped")
+		return
+	}
+	q.putLocked(cmds)
+	q.mu.Unlock()
+}
+
+// startNext starts the command at the head of the main queue and reports
+// whether it did. In parallel mode a retry-enabled command gets its own
+// goroutine (when a slot is free; otherwise it waits at the head, where a
+// cancel still finds it); every other command runs on the caller's
+// goroutine, as in the Python agent.
+func (q *Queue) startNext(ctx context.Context, parallel *sync.WaitGroup) bool {
+	q.mu.Lock()
+	if len(q.main) == 0 {
+		q.mu.Unlock()
+		return false
+	}
+	c := q.main[0]
+	own := q.cfg.ParallelExecution && c.parallel
+	if own && q.parallelActive >= q.cfg.ParallelLimit {
+		q.mu.Unlock()
+		return false
+	}
+	copy(q.main, q.main[1:])
+	q.main[len(q.main)-1] = nil
+	q.main = q.main[:len(q.main)-1]
+	e := newExecution(c)
+	// Registered under the same lock that took it off the queue, so a
+	// cancel always finds the command in one place or the other.
+	q.running[c.taskID] = e
+	q.active++
+	if own {
+		q.parallelActive++
+	}
+	q.mu.Unlock()
+
+	if !own {
+		q.process(ctx, e)
+		return true
+	}
+	q.log.WithField("taskId", c.taskID).Info("Kicking off a goroutine for the retry-enabled command")
+	parallel.Add(1)
+	go func() {
+		defer parallel.Done()
+		defer func() {
+			q.mu.Lock()
+			q.parallelActive--
+			q.mu.Unlock()
+			select {
+			case q.wake <- struct{}{}:
+			default:
+			}
+		}()
+		q.process(ctx, e)
+	}()
+	return true
+}
+
+// process runs one foreground command with the bookkeeping around it.
+func (q *Queue) process(ctx context.Context, e *execution) {
+	defer func() {
+		q.mu.Lock()
+		if q.running[e.cmd.taskID] == e {
+			delete(q.running, e.cmd.taskID)
+		}
+		q.active--
+		q.mu.Unlock()
+	}()
+	if q.cfg.Recovery != nil {
+		q.safely("recovery observer", func() { q.cfg.Recovery.ObserveExecutionCommand(e.cmd.raw) })
+	}
+	q.safely("command "+e.cmd.taskKey, func() { q.execute(ctx, e) })
+}
+
+// safely runs f, turning a panic into a logged error: one bad command or
+// collaborator must not stop the queue.
+func (q *Queue) safely(what string, f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			q.log.Errorf("panic in %s: %v\n%s", what, r, debug.Stack())
+		}
+	}()
+	f()
+}
