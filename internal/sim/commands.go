@@ -180,7 +180,7 @@ func (s *Server) sendCommand(hostName string, specs []CommandSpec, step string) 
 		sent.TaskIDs = append(sent.TaskIDs, cmd.TaskID)
 	}
 	s.moveDesiredStates(cmds)
-	h.queue = append(h.queue, &cmdMessage{event: ev, tasks: sent.TaskIDs, messageID: -1})
+	h.queue = append(h.queue, &cmdMessage{event: ev, tasks: slices.Clone(sent.TaskIDs), messageID: -1})
 	return sent, s.pump(h), nil
 }
 
@@ -211,6 +211,12 @@ func (s *Server) SendCommandEvent(hostName string, body json.RawMessage) ([]int6
 
 // queueCommandEvent queues a raw commands event; mu held.
 func (s *Server) queueCommandEvent(h *host, ev protocol.CommandsEvent) ([]int64, []func()) {
+	// The message is edited in place by cancels: give each host its own.
+	clusters := make(map[string]protocol.ClusterCommands, len(ev.Clusters))
+	for cid, cc := range ev.Clusters {
+		clusters[cid] = protocol.ClusterCommands{Commands: slices.Clone(cc.Commands), CancelCommands: slices.Clone(cc.CancelCommands)}
+	}
+	ev.Clusters = clusters
 	if ev.RequiredConfigTimestamp == nil {
 		ts := h.configTS
 		ev.RequiredConfigTimestamp = &ts
@@ -239,7 +245,7 @@ func (s *Server) queueCommandEvent(h *host, ev protocol.CommandsEvent) ([]int64,
 			}
 		}
 	}
-	h.queue = append(h.queue, &cmdMessage{event: ev, tasks: ids, messageID: -1})
+	h.queue = append(h.queue, &cmdMessage{event: ev, tasks: slices.Clone(ids), messageID: -1})
 	return ids, s.pump(h)
 }
 

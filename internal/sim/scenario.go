@@ -256,7 +256,8 @@ type Step struct {
 	// Repeat fires the step on every trigger instead of once per host.
 	Repeat bool `json:"repeat,omitempty"`
 
-	// Message is printed when the step fires.
+	// Message is printed when the step fires; {host} is replaced by the
+	// host name and {api} by the control API's URL.
 	Message string `json:"message,omitempty"`
 
 	// Actions; at most one of them per step.

@@ -144,7 +144,7 @@ func (s *Server) execStep(i int, hostName string) {
 		on = " on " + hostName
 	}
 	if st.Message != "" {
-		log.Info(strings.ReplaceAll(st.Message, "{host}", hostName))
+		log.Info(strings.NewReplacer("{host}", hostName, "{api}", s.APIURL()).Replace(st.Message))
 	}
 	var err error
 	switch {
