@@ -214,17 +214,20 @@ func (e *Executor) afterCommand(ctx context.Context, k checkKey, start uint64) {
 // check runs one status check and turns it into a live state; "" when
 // there is no verdict (the runner failed or the agent is stopping).
 func (e *Executor) check(ctx context.Context, k checkKey) (status string) {
-	log := e.log.WithFields(logrus.Fields{"cluster": k.cluster, "component": k.component, "command": k.command})
+	// Built only when something is logged: checks run by the hundred.
+	log := func() *logrus.Entry {
+		return e.log.WithFields(logrus.Fields{"cluster": k.cluster, "component": k.component, "command": k.command})
+	}
 	defer func() {
 		if r := recover(); r != nil {
-			log.WithField("panic", fmt.Sprint(r)).Error("Status check panicked")
+			log().WithField("panic", fmt.Sprint(r)).Error("Status check panicked")
 			status = ""
 		}
 	}()
 	code, stderr, _, err := e.cfg.Runner.RunStatus(ctx, k.cluster, k.service, k.component, k.command)
 	if err != nil {
 		if ctx.Err() == nil {
-			log.WithError(err).Warn("Status check gave no result")
+			log().WithError(err).Warn("Status check gave no result")
 		}
 		return ""
 	}
@@ -234,7 +237,7 @@ func (e *Executor) check(ctx context.Context, k checkKey) (status string) {
 	// These two markers are how stack scripts say "stopped" and "a client,
 	// nothing to run": expected, not worth a log line.
 	if !strings.Contains(stderr, "ComponentIsNotRunning") && !strings.Contains(stderr, "ClientComponentHasNoStatus") {
-		log.WithField("exitCode", code).Infof("Status command for %s failed:\n%s", k.component, stderr)
+		log().WithField("exitCode", code).Infof("Status command for %s failed:\n%s", k.component, stderr)
 	}
 	return DeadStatus
 }

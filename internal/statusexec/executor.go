@@ -214,6 +214,7 @@ func orDiscard(log *logrus.Entry) *logrus.Entry {
 	}
 	l := logrus.New()
 	l.SetOutput(io.Discard)
+	l.SetLevel(logrus.PanicLevel)
 	return logrus.NewEntry(l)
 }
 

@@ -36,13 +36,13 @@ const (
 // stack is a cache directory holding the test stack's package, its state
 // files and the cluster caches that place components on this host.
 type stack struct {
-	t        *testing.T
+	t        testing.TB
 	cacheDir string
 	pkgDir   string
 	store    *cache.Store
 }
 
-func newStack(t *testing.T) *stack {
+func newStack(t testing.TB) *stack {
 	t.Helper()
 	dir := t.TempDir()
 	s := &stack{t: t, cacheDir: dir, pkgDir: filepath.Join(dir, pkgFolder), store: cache.Open("", nil)}
@@ -292,7 +292,7 @@ func (s *sender) none(t *testing.T) {
 	}
 }
 
-func statusLines(t *testing.T, r sent) []string {
+func statusLines(t testing.TB, r sent) []string {
 	t.Helper()
 	if r.dest != protocol.ReportsComponentStatus {
 		t.Fatalf("report sent to %s, want %s", r.dest, protocol.ReportsComponentStatus)

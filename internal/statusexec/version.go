@@ -57,7 +57,9 @@ func (v *VersionReporter) Registered() {
 // registration cancels a report still running: its checks not yet started
 // never start, the running ones are no longer waited for (the orchestrator
 // leaves such scripts to finish on their own), and it sends nothing; the
-// new report covers the new session.
+// new report covers the new session. The new report starts once the old
+// one has let go of its checks, so the runner never has more than
+// Concurrency of them at once.
 func (v *VersionReporter) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	var stopCurrent context.CancelFunc
@@ -75,6 +77,7 @@ func (v *VersionReporter) Run(ctx context.Context) error {
 			if stopCurrent != nil {
 				stopCurrent()
 			}
+			wg.Wait()
 			rctx, cancel := context.WithCancel(ctx)
 			stopCurrent = cancel
 			wg.Add(1)
