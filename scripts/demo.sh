@@ -39,6 +39,11 @@ cleanup() {
   echo "== stopping"
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  # Components the agent started outlive it by design (as Hadoop daemons
+  # outlive an agent restart); the demo cleans up after itself.
+  for f in $(find "$home" -name '*.pid' -path '*demo-stack*' 2>/dev/null); do
+    kill "$(cat "$f")" 2>/dev/null || true
+  done
   echo "== agent home kept at $home (log: $home/var/log/ambari-agent/ambari-agent.log)"
 }
 trap cleanup INT TERM EXIT

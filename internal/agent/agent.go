@@ -39,6 +39,7 @@ type Agent struct {
 	caches   *cache.Store
 	link     *heartbeat.Link
 	key      encryptionKey
+	work     *workers
 
 	linkLog, secLog *logrus.Entry
 }
@@ -83,15 +84,29 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		Connect:       a.connect,
 		Registration:  a.registration,
 		Caches:        a.caches,
+		Commands:      func(body []byte) error { return a.work.queue.Intake(body) },
 		Restart:       a.RequestRestart,
 		EncryptionKey: a.key.set,
 		OnRegistered:  a.onRegistered,
 		MaxBackoff:    cfg.Server.MaxReconnectRetryDelay,
 		Log:           a.linkLog,
 	})
-	// The link is added first so that it stops last: what the others
-	// flush while stopping can still reach the server.
+	work, err := a.buildWorkers(logger)
+	if err != nil {
+		return nil, err
+	}
+	a.work = work
+	ensurePath(cfg.WorkDir())
+
+	// Stopped in the reverse order: the link is added first so that it
+	// stops last and what the others flush while stopping can still reach
+	// the server; the queue stops after the status loop that feeds it.
 	a.group.add("server link", a.link)
+	a.group.add("action queue", work.queue)
+	a.group.add("recovery manager", work.recovery)
+	a.group.add("component status", work.status)
+	a.group.add("component versions", work.versions)
+	a.group.add("host status", work.host)
 
 	if cfg.Agent.DataCleanupInterval > 0 {
 		a.group.add("data cleaner", &DataCleaner{
@@ -109,7 +124,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 }
 
 // onRegistered runs after every registration; it must not block.
-func (a *Agent) onRegistered() {}
+func (a *Agent) onRegistered() { a.work.registered() }
 
 // newHostInfo builds the host facts collector from the configuration.
 func newHostInfo(cfg *config.Config, logger *logrus.Logger, agentConfig func() map[string]string) *hostinfo.HostInfo {

@@ -137,3 +137,21 @@ func flag(b bool) string {
 	}
 	return "0"
 }
+
+// DefaultContextTLS is the TLS configuration of the agent's other HTTPS
+// calls (resource downloads, WEB and METRIC alert checks): the Python
+// agent's patched default context. Without caCertPath nothing is verified;
+// with it the chain must lead to that bundle, and the host name is never
+// checked.
+func DefaultContextTLS(caCertPath string) (*tls.Config, error) {
+	c := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true}
+	if caCertPath == "" {
+		return c, nil
+	}
+	roots, err := loadPool(caCertPath)
+	if err != nil {
+		return nil, fmt.Errorf("ca_cert_path: %w", err)
+	}
+	c.VerifyConnection = verifyServer(roots, "", "ca_cert_path "+caCertPath)
+	return c, nil
+}
