@@ -34,8 +34,14 @@
 //   - background commands start from their own goroutine, not between two
 //     foreground commands;
 //   - a cancel wakes only the retry wait of the command it targets;
-//   - recovery (AUTO_EXECUTION) reports are deleted once sent instead of
-//     accumulating in memory;
+//   - recovery (AUTO_EXECUTION) reports are sent immediately only, as in
+//     Python, but kept until acknowledged (and then deleted) instead of
+//     being lost when unregistered or accumulating in memory forever;
 //   - the split never emits an empty message;
-//   - a command cancelled during a retry wait carries the abort reason.
+//   - a command cancelled during a retry wait carries the abort reason;
+//   - a background command that cannot start is reported FAILED (Python
+//     leaves it IN_PROGRESS forever), and its final report carries
+//     customCommand like any other;
+//   - structuredOut is compact JSON text, and an early failure's is "{}"
+//     rather than Python's quoted "\"{}\"".
 package actionqueue

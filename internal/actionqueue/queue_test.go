@@ -1,15 +1,18 @@
 package actionqueue
 
 import (
+	"context"
 	"errors"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ambari-go/ambari-agent/internal/orchestrator"
 	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
@@ -450,5 +453,94 @@ func TestRecoveryHooksAndStatusCheck(t *testing.T) {
 	}
 	if strings.Join(results, ",") != "90:COMPLETED,91:COMPLETED,1729091235:COMPLETED" {
 		t.Errorf("recovery saw results %v", results)
+	}
+}
+
+// In parallel mode a command without retries runs on its own: the commands
+// behind it wait for it, as in the Python agent.
+func TestParallelModeRunsNonRetryableSynchronously(t *testing.T) {
+	e := newEnv(t, "", func(c *Config) { c.ParallelExecution = true }).start()
+	rec := e.path("rec")
+	par := map[string]string{"record": rec, "sleep": "0.3", "command_retry_enabled": "true"}
+	e.intake(message(clusterMsg{id: "-1", commands: []map[string]any{
+		cmd(110, "-1", par),
+		cmd(111, "-1", map[string]string{"record": rec, "sleep": "0.3"}),
+		cmd(112, "-1", par),
+	}}))
+	e.sender.waitReport(t, 112, protocol.StatusCompleted)
+	at := map[string]int64{}
+	for _, ev := range e.events("rec") {
+		at[ev.what+strconv.Itoa(ev.task)] = ev.at
+	}
+	if at["start111"] > at["end110"] {
+		t.Errorf("the synchronous command waited for the parallel one before it")
+	}
+	if at["start112"] < at["end111"] {
+		t.Errorf("a command started while the synchronous one before it ran")
+	}
+}
+
+// cancelRaceRunner knows a task only some time after Run began, like the
+// orchestrator while it registers the task; until then Cancel fails.
+type cancelRaceRunner struct {
+	fakeRunner
+	entered chan struct{}
+	mu      sync.Mutex
+	known   bool
+	killed  chan struct{}
+}
+
+func (r *cancelRaceRunner) Run(ctx context.Context, req orchestrator.Request) orchestrator.Result {
+	r.entered <- struct{}{}
+	time.Sleep(150 * time.Millisecond)
+	r.mu.Lock()
+	r.known = true
+	r.mu.Unlock()
+	select {
+	case <-r.killed:
+		return orchestrator.Result{ExitCode: -15, Canceled: true, Stdout: "x\nCommand aborted.", StructuredOut: map[string]any{}}
+	case <-time.After(waitTimeout):
+		return orchestrator.Result{ExitCode: 0, StructuredOut: map[string]any{}}
+	}
+}
+
+func (r *cancelRaceRunner) Cancel(taskID, reason string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.known {
+		return false
+	}
+	select {
+	case <-r.killed:
+	default:
+		close(r.killed)
+	}
+	return true
+}
+
+// A cancel arriving while the orchestrator is still taking the command on
+// is not lost.
+func TestCancelWhileOrchestratorStartsCommand(t *testing.T) {
+	r := &cancelRaceRunner{entered: make(chan struct{}, 1), killed: make(chan struct{})}
+	sender := newRecSender()
+	q, err := New(Config{Runner: r, Sender: sender})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer runQueue(t, q)()
+	if err := q.Intake(message(clusterMsg{id: "-1", commands: []map[string]any{cmd(120, "-1", nil)}})); err != nil {
+		t.Fatal(err)
+	}
+	<-r.entered
+	if err := q.Intake(message(clusterMsg{id: "-1", cancels: []map[string]any{cancelOf(120, "")}})); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	final := sender.waitReport(t, 120, protocol.StatusFailed)
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("the cancel took %v", time.Since(start))
+	}
+	if !strings.Contains(final["stdout"].(string), "Command aborted.") {
+		t.Errorf("stdout = %q", final["stdout"])
 	}
 }
