@@ -126,6 +126,10 @@ func (d *decoder) readMessage(r io.Reader) error {
 	}
 }
 
+// partial reports whether the stream holds the beginning of a frame that
+// needs more bytes.
+func (d *decoder) partial() bool { return len(d.buf) > d.off }
+
 // next returns the next complete frame of the stream, or (nil, nil) when
 // more bytes are needed. Heart-beats (EOLs between frames) are consumed
 // silently. A *FrameError with Skipped set reports a dropped frame; any

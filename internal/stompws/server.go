@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-stomp/stomp/v3/frame"
@@ -34,6 +35,10 @@ type ServerConn struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// splitFrames counts frames that arrived spread over more than one
+	// WebSocket message; the Python agent (and ours) never sends those.
+	splitFrames atomic.Uint64
 }
 
 // Upgrade turns an HTTP request into a WebSocket connection the way the
@@ -61,11 +66,17 @@ func Upgrade(w http.ResponseWriter, r *http.Request, log *logrus.Entry) (*Server
 // dropped and reading may go on; any other error means the connection is
 // unusable. ReadFrame must not be called from two goroutines at once.
 func (s *ServerConn) ReadFrame() (*frame.Frame, error) {
+	split := false
 	for {
 		f, err := s.dec.next()
 		if f != nil || err != nil {
+			if f != nil && split {
+				s.splitFrames.Add(1)
+			}
 			return f, err
 		}
+		// Bytes of an unfinished frame wait for the next message.
+		split = split || s.dec.partial()
 		_, r, err := s.ws.NextReader()
 		if err != nil {
 			return nil, fmt.Errorf("stompws: read: %w", err)
@@ -103,6 +114,10 @@ func (s *ServerConn) Close() error {
 	})
 	return s.closeErr
 }
+
+// SplitFrames is the number of frames read so far that did not arrive as
+// a single WebSocket message.
+func (s *ServerConn) SplitFrames() uint64 { return s.splitFrames.Load() }
 
 // RemoteAddr is the client's address, for logs.
 func (s *ServerConn) RemoteAddr() string { return s.ws.RemoteAddr().String() }
