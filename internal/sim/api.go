@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -167,6 +168,17 @@ func (s *Server) apiHandler() http.Handler {
 	if s.res != nil {
 		mux.Handle("GET /resources/", s.res)
 	}
+	// /api/hosts and the like are short for /api/v1/hosts.
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/v1/") {
+			apiError(w, &apiErr{http.StatusNotFound, "no such endpoint; GET /api/v1/ lists them"})
+			return
+		}
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = "/api/v1/" + strings.TrimPrefix(r.URL.Path, "/api/")
+		r2.URL.RawPath = ""
+		mux.ServeHTTP(w, r2)
+	})
 	return mux
 }
 

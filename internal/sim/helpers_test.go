@@ -111,6 +111,7 @@ type fakeAgent struct {
 	newMsg chan struct{}
 	hbID   int64
 	hashes map[string]*string
+	subs   map[string]bool
 }
 
 func dialAgent(t testing.TB, s *testSim, name string) *fakeAgent {
@@ -144,6 +145,13 @@ func tryDial(t testing.TB, s *testSim, name string) (*fakeAgent, error) {
 
 func (a *fakeAgent) subscribe(dest string) {
 	a.t.Helper()
+	if a.subs == nil {
+		a.subs = map[string]bool{}
+	}
+	if a.subs[dest] {
+		return // a re-registration on the same connection
+	}
+	a.subs[dest] = true
 	err := a.conn.Subscribe(dest, 1000, func(m *stompws.Message) {
 		a.mu.Lock()
 		a.pushes = append(a.pushes, push{dest: m.Destination, messageID: m.MessageID, body: m.Body})
@@ -181,7 +189,7 @@ func registration(name string) map[string]any {
 	return map[string]any{
 		"id": -1, "timestamp": time.Now().UnixMilli(), "hostname": name, "currentPingPort": 8670,
 		"publicHostname": name, "agentVersion": "2.8.0.0", "prefix": "/var/lib/ambari-agent/data",
-		"agentStartTime": time.Now().UnixMilli(),
+		"agentStartTime":  time.Now().UnixMilli(),
 		"hardwareProfile": map[string]any{"ipaddress": "127.0.0.1", "operatingsystem": "centos", "operatingsystemrelease": "7.9"},
 		"agentEnv":        map[string]any{},
 	}

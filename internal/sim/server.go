@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -203,6 +204,12 @@ func New(cfg Config) (*Server, error) {
 	s.tl = newTimeline(cfg.Scenario.Timeline)
 	if s.tls, err = loadTLS(cfg); err != nil {
 		return nil, fmt.Errorf("sim: %w", err)
+	}
+	if s.twoWay {
+		// Agents in two-way mode verify the server against /cert/ca.
+		if _, err := s.tls.server.Leaf.Verify(x509.VerifyOptions{Roots: s.tls.caPool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+			return nil, fmt.Errorf("sim: two-way SSL needs a server certificate issued by the CA (give --ca-cert/--ca-key with --cert/--key): %w", err)
+		}
 	}
 	if cfg.ResourcesDir != "" {
 		if s.res, err = newResources(cfg.ResourcesDir); err != nil {

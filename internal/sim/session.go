@@ -147,11 +147,12 @@ func (sess *session) writeLoop() {
 }
 
 // close cuts the connection; the read loop then cleans up. It takes no
-// lock, so it may be called with Server.mu held.
+// lock and does not wait for the network (the WebSocket close frame may
+// take a second to write), so it may be called with Server.mu held.
 func (sess *session) close() {
 	sess.closeOnce.Do(func() {
 		close(sess.done)
-		_ = sess.conn.Close()
+		go func() { _ = sess.conn.Close() }()
 	})
 }
 

@@ -186,6 +186,7 @@ func (s *Server) execStep(i int, hostName string) {
 	after := s.stepDone(runKey{i, hostName}, err != nil)
 	s.mu.Unlock()
 	runAll(after)
+	s.notify()
 }
 
 // taskEnded notes a task's end and, when it was the last of its step run,
