@@ -36,6 +36,9 @@ type Manager struct {
 	runNowCh chan string
 
 	running sync.Mutex // one Run at a time
+
+	// onResult, when set (tests), sees every collected result.
+	onResult func(Result)
 }
 
 // defSnapshot is an immutable view of the definitions.

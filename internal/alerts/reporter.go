@@ -22,7 +22,8 @@ type reporter struct {
 	lastSent map[resultKey][2]string // [text, state]
 	repeats  map[resultKey]int
 	// warned holds clusters whose alerts_repeat_tolerance was unusable and
-	// already logged.
+	// already logged. Own lock: it is updated while mu is held.
+	warnMu sync.Mutex
 	warned map[string]bool
 }
 
@@ -185,10 +186,10 @@ func (m *Manager) clusterTolerance(cluster string) int {
 			}
 		}
 	}
-	m.rep.mu.Lock()
+	m.rep.warnMu.Lock()
 	warned := m.rep.warned[cluster]
 	m.rep.warned[cluster] = true
-	m.rep.mu.Unlock()
+	m.rep.warnMu.Unlock()
 	if !warned {
 		m.log.WithField("cluster", cluster).Warn("cluster-env/alerts_repeat_tolerance is missing or not a number; using 1")
 	}

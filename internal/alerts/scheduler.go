@@ -246,6 +246,9 @@ func (s *scheduler) launch(ctx context.Context, j *job, scheduled time.Time) {
 			return
 		}
 		s.m.collector.put(res)
+		if s.m.onResult != nil {
+			s.m.onResult(res)
+		}
 	}()
 }
 

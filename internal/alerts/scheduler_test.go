@@ -1,0 +1,197 @@
+package alerts
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func recoveryDef(id int, name string, interval int) map[string]any {
+	return def(id, name, interval, map[string]any{"type": "RECOVERY"})
+}
+
+// resultTimes collects the arrival times of one alert's results for d.
+func (e *testEnv) resultTimes(name string, d time.Duration) []time.Time {
+	var out []time.Time
+	deadline := time.After(d)
+	for {
+		select {
+		case r := <-e.results:
+			if r.Name == name {
+				out = append(out, time.Now())
+			}
+		case <-deadline:
+			return out
+		}
+	}
+}
+
+func TestScheduleFirstRunAfterOneInterval(t *testing.T) {
+	const minute = 300 * time.Millisecond
+	e := newEnv(t, func(c *Config) { c.Minute = minute })
+	e.defs.set("CREATE", cluster(t, "2", "h1", nil, recoveryDef(1, "every1", 1), recoveryDef(2, "every0", 0)))
+	start := time.Now()
+	e.start()
+	r := e.waitResult("every1", 10*time.Second)
+	if el := time.Since(start); el < minute {
+		t.Fatalf("first run after %s, before one interval", el)
+	}
+	if r.State != StateOK {
+		t.Fatalf("%+v", r)
+	}
+	// interval 0 is treated as 1: it runs too.
+	e.waitResult("every0", 10*time.Second)
+	times := e.resultTimes("every1", 5*minute)
+	if len(times) < 3 || len(times) > 6 {
+		t.Fatalf("%d runs in 5 intervals", len(times))
+	}
+}
+
+func TestDefinitionChangesTakeEffectWithoutRestart(t *testing.T) {
+	const minute = 200 * time.Millisecond
+	e := newEnv(t, func(c *Config) { c.Minute = minute })
+	e.defs.set("CREATE", cluster(t, "2", "h1", nil, recoveryDef(1, "a", 1), recoveryDef(2, "b", 1)))
+	e.start()
+	e.waitResult("a", 10*time.Second)
+	e.waitResult("b", 10*time.Second)
+
+	// New uuid with a longer interval (what the server sends on a change).
+	slow := recoveryDef(1, "a", 10)
+	slow["uuid"] = "uuid-1-a-v2"
+	e.defs.set("UPDATE", cluster(t, "2", "h1", nil, slow, recoveryDef(2, "b", 1)))
+	changed := time.Now()
+	r := e.waitUUID("uuid-1-a-v2", 10*time.Second)
+	if el := time.Since(changed); el < 9*minute {
+		t.Fatalf("interval change ignored: result %s after the update (%+v)", el, r)
+	}
+
+	// Disabled (same uuid, enabled=false): no more runs; b unaffected.
+	off := recoveryDef(2, "b", 1)
+	off["enabled"] = false
+	e.defs.set("UPDATE", cluster(t, "2", "h1", nil, slow, off))
+	drainFor(e, 2*minute) // a run already started may still finish
+	e.noResult("b", 5*minute)
+
+	// Interval change without a new uuid is picked up as well.
+	fast := recoveryDef(1, "a", 1)
+	fast["uuid"] = "uuid-1-a-v2"
+	e.defs.set("UPDATE", cluster(t, "2", "h1", nil, fast, off))
+	changed = time.Now()
+	e.waitUUID("uuid-1-a-v2", 10*time.Second)
+	if el := time.Since(changed); el > 5*minute {
+		t.Fatalf("same-uuid interval change ignored: %s", el)
+	}
+
+	// DELETE: gone, and its unsent result is dropped.
+	e.defs.set("DELETE", cluster(t, "2", "h1", nil, off))
+	drainFor(e, 2*minute)
+	if n := e.m.collector.len(); n > 1 {
+		t.Fatalf("%d results held after delete", n)
+	}
+	e.noResult("a", 4*minute)
+	for _, r := range e.m.collector.drain() {
+		if r.Name == "a" {
+			t.Fatalf("result of a deleted definition kept: %+v", r)
+		}
+	}
+}
+
+func drainFor(e *testEnv, d time.Duration) {
+	deadline := time.After(d)
+	for {
+		select {
+		case <-e.results:
+		case <-deadline:
+			return
+		}
+	}
+}
+
+func TestOneInstanceAndCoalescing(t *testing.T) {
+	const minute = 200 * time.Millisecond
+	// Each check takes ~700 ms: the server answers the command late.
+	ln := listen(t, "127.0.0.1:0", func(string) string {
+		time.Sleep(700 * time.Millisecond)
+		return "imok"
+	})
+	e := newEnv(t, func(c *Config) { c.Minute = minute })
+	e.defs.set("CREATE", cluster(t, "2", "127.0.0.1", nil, def(1, "slow", 1, map[string]any{
+		"type": "PORT", "uri": "127.0.0.1:" + portOf(ln),
+		"parameters": []any{map[string]any{"name": "socket.command", "value": "ruok"}},
+	})))
+	e.start()
+	times := e.resultTimes("slow", 3*time.Second)
+	// Without the one-instance rule 15 runs would start in 3 s.
+	if len(times) < 2 || len(times) > 4 {
+		t.Fatalf("%d results in 3 s for a 700 ms check due every 200 ms", len(times))
+	}
+	for i := 1; i < len(times); i++ {
+		if d := times[i].Sub(times[i-1]); d < 600*time.Millisecond {
+			t.Fatalf("results %s apart: instances overlapped", d)
+		}
+	}
+}
+
+func TestLateRunSkippedAfterGracePeriod(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.GracePeriod = 100 * time.Millisecond })
+	cd := cluster(t, "2", "h1", nil, recoveryDef(1, "late", 1))
+	s := newScheduler(e.m)
+	s.reschedule(newDefSnapshot([]ClusterDefinitions{cd}), "CREATE", time.Now())
+	j := s.jobs["uuid-1-late"]
+	if j == nil {
+		t.Fatal("not scheduled")
+	}
+	ctx := context.Background()
+	s.launch(ctx, j, time.Now().Add(-time.Second)) // waited a second for a worker
+	s.wg.Wait()
+	if n := e.m.collector.len(); n != 0 {
+		t.Fatalf("a run started 1 s late with a 100 ms grace produced %d results", n)
+	}
+	s.launch(ctx, j, time.Now())
+	s.wg.Wait()
+	if n := e.m.collector.len(); n != 1 {
+		t.Fatalf("on-time run produced %d results", n)
+	}
+}
+
+func TestRunNow(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Minute = time.Hour })
+	e.defs.set("CREATE", cluster(t, "2", "h1", nil, recoveryDef(1, "manual", 1)))
+	e.start()
+	e.noResult("manual", 200*time.Millisecond)
+	// The Run loop may not have loaded the definitions yet; retry.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if !e.m.RunNow("uuid-1-manual") {
+			t.Fatal("run-now not queued")
+		}
+		select {
+		case r := <-e.results:
+			if r.Name == "manual" && r.State == StateOK {
+				return
+			}
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("run-now produced no result")
+		}
+	}
+}
+
+func TestUnsupportedAndInvalidDefinitionsSkipped(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Minute = 100 * time.Millisecond })
+	bad := def(2, "bad_metric", 1, map[string]any{"type": "METRIC", "jmx": map[string]any{"property_list": []any{"no-slash"}}})
+	e.defs.set("CREATE", cluster(t, "2", "h1", nil,
+		def(1, "server_side", 1, map[string]any{"type": "SERVER"}),
+		def(3, "aggregate", 1, map[string]any{"type": "AGGREGATE"}),
+		bad,
+		recoveryDef(4, "good", 1)))
+	e.start()
+	e.waitResult("good", 10*time.Second)
+	drainFor(e, 300*time.Millisecond)
+	for _, r := range e.m.collector.drain() {
+		if r.Name != "good" {
+			t.Fatalf("unexpected result %+v", r)
+		}
+	}
+}
