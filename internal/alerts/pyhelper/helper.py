@@ -37,6 +37,16 @@ STACK = {}
 
 
 def preimport():
+    # Modules every child needs are imported once here; a child importing
+    # them itself would pay for it on every request.
+    import importlib.util  # noqa: F401
+    import ssl  # noqa: F401
+    import urllib.request  # noqa: F401
+    try:
+        import ctypes
+        STACK["libc"] = ctypes.CDLL(None, use_errno=True)
+    except Exception:
+        pass
     try:
         from resource_management.libraries.script.script import Script
         from resource_management.core.environment import Environment
@@ -347,9 +357,10 @@ def failure(rid, kind, exc=None, message=None, tb=None):
 
 
 def set_parent_death_signal():
+    libc = STACK.get("libc")
+    if libc is None:
+        return
     try:
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except Exception:
         pass
