@@ -89,7 +89,7 @@ type options struct {
 	records                                      int
 }
 
-func parseArgs(args []string, stderr io.Writer) (options, error) {
+func parseArgs(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("ambari-sim", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -153,7 +153,7 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	o, err := parseArgs(args, stderr)
+	o, err := parseArgs(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "ambari-sim: %v\n\n%s", err, usage)
 		return 2

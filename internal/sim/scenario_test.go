@@ -227,3 +227,31 @@ func logged(s *testSim, substr string) bool {
 	}
 	return false
 }
+
+// The full example in configs/sim/README.md must stay a valid scenario.
+func TestReadmeFullExample(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "configs", "sim", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "## Full example")
+	if !ok {
+		t.Fatal("no Full example section")
+	}
+	_, rest, ok = strings.Cut(rest, "```json\n")
+	example, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("no json block in the Full example section")
+	}
+	sc, err := ParseScenario([]byte(example))
+	if err != nil {
+		t.Fatalf("README full example: %v", err)
+	}
+	s := startSim(t, sc)
+	a := dialAgent(t, s, "h1")
+	a.join()
+	_, cmds := commandsIn(t, a.next(protocol.UserCommands))
+	if len(cmds) != 2 {
+		t.Errorf("the example's install step sent %d commands", len(cmds))
+	}
+}
