@@ -109,22 +109,19 @@ func (e *Executor) begin(k checkKey) (start uint64, ok bool) {
 	if !isLocal(topo, e.cfg.HostName, k.compKey) {
 		return 0, false
 	}
-	f := e.running[k]
-	if f.flags != 0 {
+	if e.running[k] != 0 {
 		e.log.WithFields(logrus.Fields{"component": k.component, "command": k.command}).
 			Debug("Previous status check still running; skipped in this cycle")
 		return 0, false
 	}
-	e.running[k] = inFlight{flags: inCycle, start: e.gen}
+	e.running[k] = inCycle
 	return e.gen, true
 }
 
 // finish clears a flag of a check in flight.
 func (e *Executor) finish(k checkKey, flag uint8) {
 	e.mu.Lock()
-	f := e.running[k]
-	f.flags &^= flag
-	if f.flags == 0 {
+	if f := e.running[k] &^ flag; f == 0 {
 		delete(e.running, k)
 	} else {
 		e.running[k] = f
@@ -190,15 +187,13 @@ func (e *Executor) afterCommand(ctx context.Context, k checkKey, start uint64) {
 		}
 		e.mu.Lock()
 		f := e.running[k]
-		if f.flags&again != 0 && ctx.Err() == nil {
-			f.flags &^= again
-			e.running[k] = f
+		if f&again != 0 && ctx.Err() == nil {
+			e.running[k] = f &^ again
 			start = e.gen
 			e.mu.Unlock()
 			continue
 		}
-		f.flags &^= inAfter | again
-		if f.flags == 0 {
+		if f &^= inAfter | again; f == 0 {
 			delete(e.running, k)
 		} else {
 			e.running[k] = f

@@ -18,9 +18,12 @@
 //     registration and the bookkeeping of clusters that disappeared;
 //   - telling the recovery manager what it saw.
 //
-// Checks run through a StatusRunner (the orchestrator) and reach the server
-// through a Sender that fails fast when the agent is not registered, so
-// nothing here ever waits on a dead link.
+// Checks run through a StatusRunner (the orchestrator's RunStatus) and
+// reach the server through a Sender that fails fast when the agent is not
+// registered, so nothing here ever waits on a dead link. A cycle sends one
+// report with all its changes, as the Python agent does; since slow checks
+// do not hold it, a cycle ends at most SlowCheckAfter after its last check
+// started, and the next one begins Interval later.
 //
 // Deliberate differences from the Python agent, each commented where it
 // lives:
@@ -37,6 +40,8 @@
 //     manager either;
 //   - the forced resend after registration leaves out statuses reset by a
 //     command (Python sends them as null, which the server ignores);
+//   - an acknowledgement does not restore a status that a command start
+//     reset while the report was on its way;
 //   - acknowledged statuses of components no longer placed on this host are
 //     forgotten, not only those of vanished clusters;
 //   - the post-command check runs on its own goroutine, so the action queue

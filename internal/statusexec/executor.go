@@ -115,13 +115,6 @@ const (
 	again                     // another command finished meanwhile: check once more
 )
 
-type inFlight struct {
-	flags uint8
-	// start is the generation at which the running check began; the
-	// oldest one bounds which stale markers are still needed.
-	start uint64
-}
-
 // Executor is the component status loop.
 type Executor struct {
 	cfg       Config
@@ -140,11 +133,14 @@ type Executor struct {
 	// acked is the last status the server acknowledged per check; a
 	// missing entry is Python's null.
 	acked map[checkKey]string
-	// running holds the checks in flight; the cycle skips them.
-	running map[checkKey]inFlight
+	// running holds the flags of the checks in flight; the cycle skips
+	// them.
+	running map[checkKey]uint8
 	// touched records, per component, the generation of the last event that
 	// made older check results stale: a command starting or a post-command
-	// report being sent. gen counts those events and check starts.
+	// report being sent. gen counts those events; a check remembers the
+	// value at its start. Entries live as long as their component is on
+	// this host, so the map is bounded by the local components.
 	touched map[compKey]uint64
 	gen     uint64
 	// ctx and active let post-command checks run only while Run does; wg
@@ -203,7 +199,7 @@ func New(cfg Config) (*Executor, error) {
 		sem:       make(chan struct{}, cfg.Concurrency),
 		regCh:     make(chan struct{}, 1),
 		acked:     make(map[checkKey]string),
-		running:   make(map[checkKey]inFlight),
+		running:   make(map[checkKey]uint8),
 		touched:   make(map[compKey]uint64),
 	}, nil
 }
@@ -331,17 +327,12 @@ func (e *Executor) CommandFinished(clusterID, serviceName, component string) {
 		return
 	}
 	f := e.running[k]
-	if f.flags&inAfter != 0 {
+	if f&inAfter != 0 {
 		// The running check may predate this command's end.
-		f.flags |= again
-		e.running[k] = f
+		e.running[k] = f | again
 		return
 	}
-	if f.flags == 0 {
-		f.start = e.gen
-	}
-	f.flags |= inAfter
-	e.running[k] = f
+	e.running[k] = f | inAfter
 	e.wg.Add(1)
 	go e.afterCommand(e.ctx, k, e.gen)
 }

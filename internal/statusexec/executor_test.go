@@ -140,28 +140,28 @@ func TestSkipsComponentWithCommandRunning(t *testing.T) {
 	want(t, h.sender.next(t), "1/A/STATUS=STARTED")
 }
 
-// A hanging status script (5 s here, 60 s or more in the field) holds
+// A hanging status script (8 s here, 60 s or more in the field) holds
 // neither the other components' reports nor the next cycles; it is not
 // started again while it runs, and its result is sent on its own.
 func TestSlowCheckDoesNotDelayOtherComponents(t *testing.T) {
 	st := newStack(t)
 	st.topology("CREATE", cluster{id: "1", local: []string{"A", "B", "C"}})
 	st.metadata("1")
-	st.setState("A", "running sleep=5")
+	st.setState("A", "running sleep=8")
 	st.setState("B", "running")
 	st.setState("C", "stopped")
 	h := startExecutor(t, st, func(c *Config) {
-		c.Concurrency = 1 // A, checked first, holds the only slot
-		c.SlowCheckAfter = 300 * time.Millisecond
+		c.Concurrency = 1                  // A, checked first, holds the only slot
+		c.SlowCheckAfter = 2 * time.Second // B and C take far less, A far more
 	})
 
 	want(t, h.sender.next(t), "1/B/STATUS=STARTED", "1/C/STATUS=INSTALLED")
-	h.waitCycles(4)
+	h.waitCycles(3)
 	if n := len(st.calls("A")); n != 1 {
 		t.Fatalf("A started %d times while its first check was running", n)
 	}
-	if n := len(st.calls("B")); n < 4 {
-		t.Fatalf("B checked %d times in 4 cycles", n)
+	if n := len(st.calls("B")); n < 3 {
+		t.Fatalf("B checked %d times in 3 cycles", n)
 	}
 	h.sender.none(t) // A's result is not in yet
 

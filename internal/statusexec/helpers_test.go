@@ -1,13 +1,11 @@
 package statusexec
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,6 +18,7 @@ import (
 	"github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/ambari-go/ambari-agent/internal/cache"
+	"github.com/ambari-go/ambari-agent/internal/orchestrator"
 	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
@@ -37,6 +36,7 @@ const (
 // files and the cluster caches that place components on this host.
 type stack struct {
 	t        testing.TB
+	root     string // holds the cache dir and the agents' data dirs
 	cacheDir string
 	pkgDir   string
 	store    *cache.Store
@@ -44,8 +44,9 @@ type stack struct {
 
 func newStack(t testing.TB) *stack {
 	t.Helper()
-	dir := t.TempDir()
-	s := &stack{t: t, cacheDir: dir, pkgDir: filepath.Join(dir, pkgFolder), store: cache.Open("", nil)}
+	root := t.TempDir()
+	dir := filepath.Join(root, "cache")
+	s := &stack{t: t, root: root, cacheDir: dir, pkgDir: filepath.Join(dir, pkgFolder), store: cache.Open("", nil)}
 	script, err := os.ReadFile("testdata/stack/services/TESTSVC/package/scripts/component.py")
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +59,76 @@ func newStack(t testing.TB) *stack {
 	if err := os.WriteFile(filepath.Join(s.pkgDir, "scripts", "component.py"), script, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// Runs after the executor stopped and before the directory is removed:
+	// the orchestrator leaves scripts running when the agent stops.
+	t.Cleanup(s.waitScriptsGone)
 	return s
+}
+
+// waitScriptsGone waits until no process runs a script of this stack.
+func (s *stack) waitScriptsGone() {
+	deadline := time.Now().Add(wait)
+	for {
+		found := false
+		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, p := range procs {
+			if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), s.cacheDir) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Error("stack scripts still running")
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// orchestrator returns a real orchestrator running this stack's scripts,
+// wrapped to count the checks running at once.
+func (s *stack) orchestrator() *countingRunner {
+	s.t.Helper()
+	// Under the stack's root, so it outlives the scripts (see newStack).
+	root, err := os.MkdirTemp(s.root, "agent")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for _, d := range []string{"data", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	o, err := orchestrator.New(orchestrator.Config{
+		Prefix:   filepath.Join(root, "data"),
+		CacheDir: s.cacheDir,
+		TmpDir:   filepath.Join(root, "tmp"),
+		WorkDir:  root,
+		Python:   "python3",
+		Caches:   orchestrator.NewCacheSource(s.store, testHost),
+	})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return &countingRunner{StatusRunner: o}
+}
+
+// countingRunner passes checks to the orchestrator and records the peak
+// number running at once.
+type countingRunner struct {
+	StatusRunner
+	running, peak atomic.Int32
+}
+
+func (r *countingRunner) RunStatus(ctx context.Context, clusterID, serviceName, component, commandName string) (int, string, map[string]any, error) {
+	n := r.running.Add(1)
+	defer r.running.Add(-1)
+	for p := r.peak.Load(); n > p && !r.peak.CompareAndSwap(p, n); p = r.peak.Load() {
+	}
+	return r.StatusRunner.RunStatus(ctx, clusterID, serviceName, component, commandName)
 }
 
 // cluster describes one cluster of the topology: components placed on this
@@ -135,18 +205,31 @@ func (s *stack) topology(eventType string, clusters ...cluster) {
 	s.apply(cache.Topology, map[string]any{"eventType": eventType, "hash": fmt.Sprint(time.Now().UnixNano()), "clusters": cs})
 }
 
-// metadata applies a metadata CREATE giving each cluster STATUS checks.
-func (s *stack) metadata(ids ...string) {
+// metadata gives each cluster metadata with STATUS checks, host-level
+// params and configurations (the orchestrator needs all three).
+func (s *stack) metadata(ids ...string) { s.clusterData([]string{CommandStatus}, ids...) }
+
+// clusterData is metadata with the given status_commands_to_run (nil: the
+// key is absent).
+func (s *stack) clusterData(statusCommands []string, ids ...string) {
 	s.t.Helper()
-	cs := map[string]any{"-1": map[string]any{"clusterLevelParams": map[string]any{"jdk_location": "http://srv:8080/resources"}}}
+	meta := map[string]any{"-1": map[string]any{"clusterLevelParams": map[string]any{"jdk_location": "http://127.0.0.1:1/resources"}}}
+	hlp, configs := map[string]any{}, map[string]any{}
 	for _, id := range ids {
-		cs[id] = map[string]any{
-			"status_commands_to_run": []string{CommandStatus},
-			"clusterLevelParams":     map[string]any{"stack_name": "TEST", "stack_version": "1.0", "cluster_name": "c" + id},
-			"serviceLevelParams":     map[string]any{service: map[string]any{"version": "1.0", "service_package_folder": pkgFolder}},
+		m := map[string]any{
+			"clusterLevelParams": map[string]any{"stack_name": "TEST", "stack_version": "1.0", "cluster_name": "c" + id},
+			"serviceLevelParams": map[string]any{service: map[string]any{"version": "1.0", "service_package_folder": pkgFolder}},
 		}
+		if statusCommands != nil {
+			m["status_commands_to_run"] = statusCommands
+		}
+		meta[id] = m
+		hlp[id] = map[string]any{}
+		configs[id] = map[string]any{"configurations": map[string]any{}, "configurationAttributes": map[string]any{}}
 	}
-	s.apply(cache.Metadata, map[string]any{"eventType": "CREATE", "hash": "m", "clusters": cs})
+	s.apply(cache.Metadata, map[string]any{"eventType": "CREATE", "hash": "m", "clusters": meta})
+	s.apply(cache.HostLevelParams, map[string]any{"hash": "p", "clusters": hlp})
+	s.apply(cache.Configurations, map[string]any{"timestamp": 1, "hash": "c", "clusters": configs})
 }
 
 func (s *stack) apply(n cache.Name, event map[string]any) {
@@ -158,74 +241,6 @@ func (s *stack) apply(n cache.Name, event map[string]any) {
 	if err := s.store.Apply(n, b); err != nil {
 		s.t.Fatalf("apply %s: %v", n, err)
 	}
-}
-
-// scriptRunner runs the component's stack script the way the orchestrator
-// runs a status command: a command JSON file, the script from the
-// topology's commandParams and the eight positional arguments. It stands in
-// for the orchestrator in these tests.
-type scriptRunner struct {
-	store    *cache.Store
-	cacheDir string
-	tmp      string
-	running  atomic.Int32
-	peak     atomic.Int32
-}
-
-func (r *scriptRunner) RunStatus(ctx context.Context, clusterID, serviceName, component, commandName string) (int, string, map[string]any, error) {
-	n := r.running.Add(1)
-	defer r.running.Add(-1)
-	for p := r.peak.Load(); n > p && !r.peak.CompareAndSwap(p, n); p = r.peak.Load() {
-	}
-
-	tc := r.store.Topology().Snapshot().Cluster(clusterID)
-	if tc == nil {
-		return 1, "no topology for cluster " + clusterID, nil, nil
-	}
-	c := tc.Component(serviceName, component)
-	if c == nil {
-		return 1, "no component " + component, nil, nil
-	}
-	cp := c.CommandParams
-	base := filepath.Join(r.cacheDir, cp["service_package_folder"])
-	f, err := os.CreateTemp(r.tmp, "status_command_*.json")
-	if err != nil {
-		return 1, err.Error(), nil, nil
-	}
-	defer os.Remove(f.Name())
-	cmd := map[string]any{
-		"role": component, "serviceName": serviceName, "clusterId": clusterID,
-		"commandType": "STATUS_COMMAND", "commandParams": cp,
-	}
-	if err := json.NewEncoder(f).Encode(cmd); err != nil {
-		f.Close()
-		return 1, err.Error(), nil, nil
-	}
-	f.Close()
-	structured := f.Name() + ".out"
-	defer os.Remove(structured)
-
-	var stderr bytes.Buffer
-	p := exec.CommandContext(ctx, "python3", filepath.Join(base, cp["script"]), commandName, f.Name(), base,
-		structured, "INFO", r.tmp, "PROTOCOL_TLSv1_2", "")
-	p.Stderr = &stderr
-	err = p.Run()
-	if ctx.Err() != nil {
-		return 0, "", nil, ctx.Err()
-	}
-	code := 0
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		code = exit.ExitCode()
-	case err != nil:
-		return 1, err.Error(), nil, nil
-	}
-	out := map[string]any{}
-	if b, err := os.ReadFile(structured); err == nil {
-		_ = json.Unmarshal(b, &out)
-	}
-	return code, stderr.String(), out, nil
 }
 
 var errNotConnected = errors.New("not connected to the Ambari server")
@@ -369,7 +384,7 @@ func (tr *tracker) CommandsRunningForComponent(clusterID, component string) bool
 type harness struct {
 	*stack
 	exec    *Executor
-	runner  *scriptRunner
+	runner  *countingRunner
 	sender  *sender
 	rec     *recovery
 	tracker *tracker
@@ -384,7 +399,7 @@ func startExecutor(t *testing.T, st *stack, tune func(*Config)) *harness {
 	l.SetLevel(logrus.DebugLevel)
 	h := &harness{
 		stack:   st,
-		runner:  &scriptRunner{store: st.store, cacheDir: st.cacheDir, tmp: t.TempDir()},
+		runner:  st.orchestrator(),
 		sender:  newSender(),
 		rec:     &recovery{},
 		tracker: &tracker{},

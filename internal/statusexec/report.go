@@ -23,7 +23,7 @@ func (e *Executor) flush(ctx context.Context, outs []outcome, immediate bool) {
 	var changed []outcome
 	e.mu.Lock()
 	for _, o := range outs {
-		if topo.Cluster(o.key.cluster) == nil {
+		if o.status == "" || !isLocal(topo, e.cfg.HostName, o.key.compKey) {
 			continue
 		}
 		// Deliberate difference: Python drops a cycle's results that match
@@ -100,6 +100,9 @@ func (e *Executor) send(ctx context.Context, outs []outcome) {
 		e.log.WithError(err).Error("Cannot encode component status report")
 		return
 	}
+	e.mu.Lock()
+	sentAt := e.gen
+	e.mu.Unlock()
 	reply, err := e.cfg.Sender.Request(ctx, protocol.ReportsComponentStatus, body)
 	if err != nil {
 		// Usually "not registered"; the statuses stay unacknowledged and
@@ -113,14 +116,19 @@ func (e *Executor) send(ctx context.Context, outs []outcome) {
 	}
 	e.mu.Lock()
 	for _, o := range outs {
-		e.acked[o.key] = o.status
+		// Deliberate difference: Python records the acknowledgement even
+		// when a command started for the component while the report was
+		// on its way, undoing the command's reset, so the status after the
+		// command is not reported if it did not change.
+		if e.touched[o.key.compKey] <= sentAt {
+			e.acked[o.key] = o.status
+		}
 	}
 	e.mu.Unlock()
 }
 
-// forget drops acknowledged statuses of components the topology no longer
-// places on this host (whole clusters included) and stale markers no check
-// in flight can need any more.
+// forget drops the acknowledged statuses and stale markers of components
+// the topology no longer places on this host (whole clusters included).
 //
 // Deliberate difference: the Python agent forgets only whole clusters and
 // keeps resending statuses of components moved off the host.
@@ -133,12 +141,8 @@ func (e *Executor) forget() {
 			delete(e.acked, k)
 		}
 	}
-	oldest := e.gen
-	for _, f := range e.running {
-		oldest = min(oldest, f.start)
-	}
-	for c, g := range e.touched {
-		if g <= oldest || topo.Cluster(c.cluster) == nil {
+	for c := range e.touched {
+		if !isLocal(topo, e.cfg.HostName, c) {
 			delete(e.touched, c)
 		}
 	}

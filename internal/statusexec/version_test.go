@@ -14,7 +14,7 @@ import (
 type versionHarness struct {
 	*stack
 	rep    *VersionReporter
-	runner *scriptRunner
+	runner *countingRunner
 	sender *sender
 	stop   func()
 }
@@ -23,7 +23,7 @@ func startVersionReporter(t *testing.T, st *stack, concurrency int) *versionHarn
 	t.Helper()
 	h := &versionHarness{
 		stack:  st,
-		runner: &scriptRunner{store: st.store, cacheDir: st.cacheDir, tmp: t.TempDir()},
+		runner: st.orchestrator(),
 		sender: newSender(),
 	}
 	rep, err := NewVersionReporter(VersionConfig{
@@ -95,7 +95,8 @@ func TestVersionReportAfterRegistration(t *testing.T) {
 	st.topology("CREATE",
 		cluster{id: "1", local: []string{"A", "B", "C", "D"}, remote: []string{"E"}},
 		cluster{id: "2", local: []string{"F"}})
-	// No metadata at all: versions do not depend on status_commands_to_run.
+	// Versions do not depend on status_commands_to_run.
+	st.clusterData(nil, "1", "2")
 	st.setState("A", "running version=3.0.1.0-187")
 	st.setState("B", "running")                   // exit 1, no version
 	st.setState("C", "running vexit=0")           // exit 0, no version
@@ -132,6 +133,7 @@ func TestVersionReportAfterRegistration(t *testing.T) {
 func TestVersionReportCancelledByNewerRegistration(t *testing.T) {
 	st := newStack(t)
 	st.topology("CREATE", cluster{id: "1", local: []string{"A", "B"}})
+	st.metadata("1")
 	st.setState("A", "running version=1.0 sleep=3")
 	st.setState("B", "running version=2.0")
 	h := startVersionReporter(t, st, 1)
