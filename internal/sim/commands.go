@@ -69,7 +69,8 @@ type TaskState struct {
 	CustomCommand string `json:"customCommand,omitempty"`
 	ServiceName   string `json:"serviceName,omitempty"`
 	// Origin is "server" for tasks the simulator sent and "agent" for
-	// tasks it learnt from reports only (the agent's recovery commands).
+	// tasks it learnt from reports only (the agent's recovery commands,
+	// whose ids are the agent's own and unique per host only).
 	Origin string `json:"origin"`
 	// Step is the timeline step that sent the task.
 	Step string `json:"step,omitempty"`
@@ -108,8 +109,18 @@ const (
 	TaskTimedOut = "TIMEDOUT"
 )
 
-// maxTaskHistory bounds TaskState.History.
-const maxTaskHistory = 32
+// Task origins.
+const (
+	OriginServer = "server"
+	OriginAgent  = "agent"
+)
+
+// maxTaskHistory bounds TaskState.History; maxAgentTasks bounds the
+// agent-generated tasks remembered per host.
+const (
+	maxTaskHistory = 32
+	maxAgentTasks  = 256
+)
 
 // Final says whether the status is an end state.
 func finalStatus(status string) bool {
@@ -175,7 +186,7 @@ func (s *Server) sendCommand(hostName string, specs []CommandSpec, step string) 
 		s.addTask(&TaskState{
 			TaskID: cmd.TaskID, RequestID: reqID, Host: hostName, ClusterID: cmd.ClusterID,
 			Role: cmd.Role, RoleCommand: cmd.RoleCommand, CustomCommand: cmd.CommandParams["custom_command"],
-			ServiceName: cmd.ServiceName, Origin: "server", Step: step, Status: TaskPending, Created: now,
+			ServiceName: cmd.ServiceName, Origin: OriginServer, Step: step, Status: TaskPending, Created: now,
 		})
 		sent.TaskIDs = append(sent.TaskIDs, cmd.TaskID)
 	}
@@ -236,7 +247,7 @@ func (s *Server) queueCommandEvent(h *host, ev protocol.CommandsEvent) ([]int64,
 			s.addTask(&TaskState{
 				TaskID: cmd.TaskID, RequestID: cmd.RequestID, Host: h.name, ClusterID: cmp.Or(cmd.ClusterID, cid),
 				Role: cmd.Role, RoleCommand: cmd.RoleCommand, CustomCommand: cmd.CommandParams["custom_command"],
-				ServiceName: cmd.ServiceName, Origin: "server", Status: TaskPending, Created: now,
+				ServiceName: cmd.ServiceName, Origin: OriginServer, Status: TaskPending, Created: now,
 			})
 		}
 		for _, c := range ev.Clusters[cid].CancelCommands {
@@ -751,12 +762,7 @@ func (s *Server) commandReports(h *host, body []byte) ([]func(), []logLine, erro
 		for _, rep := range r.Clusters[cid] {
 			t := s.tasks[rep.TaskID]
 			if t == nil || t.Host != h.name {
-				t = &TaskState{
-					TaskID: rep.TaskID, Host: h.name, ClusterID: cmp.Or(rep.ClusterID, cid), Role: rep.Role,
-					RoleCommand: rep.RoleCommand, CustomCommand: rep.CustomCommand, ServiceName: rep.ServiceName,
-					Origin: "agent", Status: TaskQueued, Created: now,
-				}
-				s.addTask(t)
+				t = h.agentTask(rep, cid, now)
 			}
 			entry := TaskEntry{Time: now, Report: rep}
 			t.Report = &entry
@@ -769,7 +775,7 @@ func (s *Server) commandReports(h *host, body []byte) ([]func(), []logLine, erro
 				t.History = slices.Delete(t.History, 0, 1)
 			}
 			t.History = append(t.History, entry)
-			if t.AckedAt.IsZero() && t.Origin == "server" && t.Status != TaskPending {
+			if t.AckedAt.IsZero() && t.Origin == OriginServer && t.Status != TaskPending {
 				// The IN_PROGRESS report and the ack race (spec §12.1.9).
 				t.AckedAt = now
 			}
@@ -791,7 +797,9 @@ func (s *Server) commandReports(h *host, body []byte) ([]func(), []logLine, erro
 				level = logrus.WarnLevel
 			}
 			lines = append(lines, logLine{level, fmt.Sprintf("%s task %d %s %s%s", h.name, t.TaskID, describeTask(t), rep.Status, exitText(t.ExitCode))})
-			after = append(after, s.taskEnded(t)...)
+			if t.Origin == OriginServer {
+				after = append(after, s.taskEnded(t)...)
+			}
 		}
 	}
 	return after, lines, nil
@@ -809,6 +817,29 @@ func describeTask(t *TaskState) string {
 		return t.CustomCommand + " " + t.Role
 	}
 	return t.RoleCommand + " " + t.Role
+}
+
+// agentTask finds or creates the record of a task the agent generated
+// (a recovery command); mu held.
+func (h *host) agentTask(rep protocol.CommandReport, cid string, now time.Time) *TaskState {
+	if t := h.agentTasks[rep.TaskID]; t != nil {
+		return t
+	}
+	if h.agentTasks == nil {
+		h.agentTasks = map[int64]*TaskState{}
+	}
+	if len(h.agentTaskOrder) >= maxAgentTasks {
+		delete(h.agentTasks, h.agentTaskOrder[0])
+		h.agentTaskOrder = h.agentTaskOrder[1:]
+	}
+	t := &TaskState{
+		TaskID: rep.TaskID, Host: h.name, ClusterID: cmp.Or(rep.ClusterID, cid), Role: rep.Role,
+		RoleCommand: rep.RoleCommand, CustomCommand: rep.CustomCommand, ServiceName: rep.ServiceName,
+		Origin: OriginAgent, Status: TaskQueued, Created: now,
+	}
+	h.agentTasks[rep.TaskID] = t
+	h.agentTaskOrder = append(h.agentTaskOrder, rep.TaskID)
+	return t
 }
 
 // addTask remembers a task, forgetting the oldest finished ones beyond
@@ -839,7 +870,7 @@ func (s *Server) taskEnded(t *TaskState) []func() {
 	return s.tl.taskEnded(s, t)
 }
 
-// Task returns a copy of a task's state.
+// Task returns a copy of the state of a task the simulator sent.
 func (s *Server) Task(id int64) (TaskState, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -850,7 +881,8 @@ func (s *Server) Task(id int64) (TaskState, bool) {
 	return copyTask(t), true
 }
 
-// Tasks returns the tasks of a host ("" for all hosts), oldest first.
+// Tasks returns the tasks of a host ("" for all hosts), those the
+// simulator sent and those the agent generated, oldest first.
 func (s *Server) Tasks(hostName string) []TaskState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -860,6 +892,15 @@ func (s *Server) Tasks(hostName string) []TaskState {
 			out = append(out, copyTask(t))
 		}
 	}
+	for name, h := range s.m.hosts {
+		if hostName != "" && name != hostName {
+			continue
+		}
+		for _, id := range h.agentTaskOrder {
+			out = append(out, copyTask(h.agentTasks[id]))
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return out
 }
 

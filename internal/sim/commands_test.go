@@ -284,11 +284,19 @@ func TestCommandReportsAreRecordedAndDeduplicated(t *testing.T) {
 	// A report for a task the simulator never sent (a recovery command).
 	auto := protocol.ServerCommand{TaskID: 1700000000, CommandID: "1700000000", Role: "ZK_SERVER", RoleCommand: "START", ClusterID: "2", ServiceName: "ZK"}
 	a.send(protocol.ReportsCommandsStatus, report(auto, protocol.StatusFailed, 1))
-	if task, ok := s.Task(1700000000); !ok || task.Origin != "agent" || task.Status != protocol.StatusFailed {
-		t.Errorf("agent task %+v", task)
+	// h2's agent may use the same id for its own recovery command.
+	b := dialAgent(t, s, "h2")
+	b.join()
+	b.send(protocol.ReportsCommandsStatus, report(auto, protocol.StatusInProgress, 0))
+	tasks := s.Tasks("h1")
+	if len(tasks) != 2 || tasks[1].TaskID != 1700000000 || tasks[1].Origin != OriginAgent || tasks[1].Status != protocol.StatusFailed {
+		t.Errorf("h1 tasks %+v, want the sent one and the agent's FAILED one", tasks)
 	}
-	if n := len(s.Tasks("h1")); n != 2 {
-		t.Errorf("%d tasks of h1, want 2", n)
+	if tasks := s.Tasks("h2"); len(tasks) != 1 || tasks[0].Status != protocol.StatusInProgress {
+		t.Errorf("h2 tasks %+v", tasks)
+	}
+	if _, ok := s.Task(1700000000); ok {
+		t.Error("an agent task is found as a simulator task")
 	}
 	recs := s.Records(Query{Host: "h1", Destination: protocol.ReportsCommandsStatus})
 	if len(recs) != 5 {

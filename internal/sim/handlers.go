@@ -15,62 +15,58 @@ import (
 	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
-// handleSend records a SEND and answers it the way the server's
-// controllers do (protocol spec §3.3).
+// handleSend answers a SEND the way the server's controllers do (protocol
+// spec §3.3) and records it. The record is added when the SEND has been
+// handled, just before its reply is queued: whoever sees the record sees
+// its effects, and whoever got the reply finds the record.
 func (s *Server) handleSend(sess *session, f *frame.Frame) {
 	dest := f.Header.Get(frame.Destination)
-	now := time.Now()
-
+	rec := Record{
+		Time: time.Now(), Session: sess.id, Destination: dest,
+		CorrelationID: f.Header.Get(protocol.HeaderCorrelationID), Body: jsonBody(f.Body),
+	}
 	s.mu.Lock()
-	hostName := ""
 	if sess.host != nil {
-		hostName = sess.host.name
+		rec.Host = sess.host.name
 	}
 	if dest == protocol.Register {
-		hostName = registeringHost(f.Body)
+		rec.Host = registeringHost(f.Body)
 	}
-	fault := s.replyFault(dest, hostName)
+	fault := s.replyFault(dest, rec.Host)
 	s.mu.Unlock()
-
-	s.rec.add(Record{
-		Time: now, Session: sess.id, Host: hostName, Destination: dest,
-		CorrelationID: f.Header.Get(protocol.HeaderCorrelationID), Body: jsonBody(f.Body),
-	})
 	s.metrics.sends.Add(1)
+	sess.pending = &rec
 
-	switch fault {
-	case faultDrop:
-		sess.log.WithField("host", hostName).Warnf("fault: no reply to %s", dest)
-		s.notify()
-		return
-	case faultError:
-		sess.log.WithField("host", hostName).Warnf("fault: error reply to %s", dest)
+	var after []func()
+	switch {
+	case fault == faultDrop:
+		sess.log.WithField("host", rec.Host).Warnf("fault: no reply to %s", dest)
+	case fault == faultError:
+		sess.log.WithField("host", rec.Host).Warnf("fault: error reply to %s", dest)
 		s.mu.Lock()
 		sess.reply(f, errorReply("Simulated failure (fault injection)"))
 		s.mu.Unlock()
-		s.notify()
-		return
-	}
-
-	var after []func()
-	switch dest {
-	case protocol.Register:
+	case dest == protocol.Register:
 		after = s.handleRegister(sess, f)
-	case protocol.Heartbeat:
+	case dest == protocol.Heartbeat:
 		s.handleHeartbeat(sess, f)
-	case protocol.AgentsTopologies, protocol.AgentsMetadata, protocol.AgentsConfigs,
-		protocol.AgentsHostLevelParams, protocol.AgentsAlertDefinitions:
+	case cacheNames[dest] != "":
 		s.handleCacheRequest(sess, f, dest)
-	case protocol.ReportsCommandsStatus, protocol.ReportsComponentStatus, protocol.ReportsComponentVersion,
-		protocol.ReportsHostStatus, protocol.ReportsAlertsStatus, protocol.ReportsResponses:
+	case reportDestinations[dest]:
 		after = s.handleReport(sess, f, dest)
 	default:
 		// No controller handles it: the server sends nothing and the
 		// agent's request times out.
 		sess.log.Warnf("SEND to unknown destination %q: not answered", dest)
 	}
+	sess.flushRecord() // not answered
 	runAll(after)
 	s.notify()
+}
+
+var reportDestinations = map[string]bool{
+	protocol.ReportsCommandsStatus: true, protocol.ReportsComponentStatus: true, protocol.ReportsComponentVersion: true,
+	protocol.ReportsHostStatus: true, protocol.ReportsAlertsStatus: true, protocol.ReportsResponses: true,
 }
 
 // registeringHost reads the host name of a /register body for the record.

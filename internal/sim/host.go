@@ -41,6 +41,10 @@ type host struct {
 	queue       []*cmdMessage
 	outstanding *cmdMessage
 	retryTimer  *time.Timer
+	// agentTasks are tasks the agent generated (recovery commands), by
+	// the agent's task id, bounded to maxAgentTasks.
+	agentTasks     map[int64]*TaskState
+	agentTaskOrder []int64
 
 	obs observations
 }

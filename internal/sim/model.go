@@ -592,9 +592,6 @@ func (m *model) hostData(h *host, ds dataSet) *snapshot {
 		return s
 	}
 	s := newSnapshot(m.gen, m.salt(ds), m.deriveHostData(h, ds))
-	if old := h.derived[ds]; old != nil && old.hash == s.hash {
-		s.clusters = old.clusters // keep one copy of equal content
-	}
 	h.derived[ds] = s
 	return s
 }

@@ -137,7 +137,9 @@ func (s *Server) WaitFor(ctx context.Context, cond func() bool) error {
 }
 
 // WaitRecord waits for the first record after q.Since that matches q and
-// match (nil matches all).
+// match (nil matches all). A SEND is recorded once it has been handled, so
+// its effects (a registration, a task's status) are visible when this
+// returns.
 func (s *Server) WaitRecord(ctx context.Context, q Query, match func(Record) bool) (Record, error) {
 	var found Record
 	err := s.WaitFor(ctx, func() bool {

@@ -34,6 +34,9 @@ type session struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	msgSeq    atomic.Uint64 // STOMP message-id of this session's MESSAGE frames
+	// pending is the record of the SEND being handled, added by reply;
+	// used by the reading goroutine only.
+	pending *Record
 
 	// Guarded by Server.mu.
 	connected bool
@@ -363,11 +366,20 @@ func (sess *session) deliver(dest string, body []byte, headers ...string) bool {
 // reply answers a SEND on /user/ with its correlationId (left out when the
 // request had none).
 func (sess *session) reply(req *frame.Frame, body []byte) {
+	sess.flushRecord()
 	if cid, ok := req.Header.Contains(protocol.HeaderCorrelationID); ok {
 		sess.deliver(protocol.UserReplies, body, protocol.HeaderCorrelationID, cid)
 		return
 	}
 	sess.deliver(protocol.UserReplies, body)
+}
+
+// flushRecord adds the record of the SEND being handled.
+func (sess *session) flushRecord() {
+	if r := sess.pending; r != nil {
+		sess.pending = nil
+		sess.srv.rec.add(*r)
+	}
 }
 
 func runAll(fs []func()) {
