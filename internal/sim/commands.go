@@ -145,21 +145,20 @@ type cmdMessage struct {
 // host's session is ready and no earlier message is unacknowledged.
 func (s *Server) SendCommand(hostName string, specs ...CommandSpec) (Sent, error) {
 	s.mu.Lock()
-	sent, after, err := s.sendCommand(hostName, specs, "")
+	sent, err := s.sendCommand(hostName, specs, "")
 	s.mu.Unlock()
-	runAll(after)
 	s.notify()
 	return sent, err
 }
 
 // sendCommand builds and queues the message; mu held.
-func (s *Server) sendCommand(hostName string, specs []CommandSpec, step string) (Sent, []func(), error) {
+func (s *Server) sendCommand(hostName string, specs []CommandSpec, step string) (Sent, error) {
 	if len(specs) == 0 {
-		return Sent{}, nil, errors.New("no command")
+		return Sent{}, errors.New("no command")
 	}
 	h := s.m.hosts[hostName]
 	if h == nil {
-		return Sent{}, nil, fmt.Errorf("send command to %s: %w", hostName, ErrUnknownHost)
+		return Sent{}, fmt.Errorf("send command to %s: %w", hostName, ErrUnknownHost)
 	}
 	reqID := s.nextRequestID
 	ev := protocol.CommandsEvent{Clusters: map[string]protocol.ClusterCommands{}}
@@ -168,7 +167,7 @@ func (s *Server) sendCommand(hostName string, specs []CommandSpec, step string) 
 	for i, spec := range specs {
 		cid, cmd, err := s.buildCommand(h, spec, reqID, s.nextTaskID+int64(i))
 		if err != nil {
-			return Sent{}, nil, fmt.Errorf("command %d for %s: %w", i+1, hostName, err)
+			return Sent{}, fmt.Errorf("command %d for %s: %w", i+1, hostName, err)
 		}
 		cmds = append(cmds, cmd)
 		cids = append(cids, cid)
@@ -192,7 +191,8 @@ func (s *Server) sendCommand(hostName string, specs []CommandSpec, step string) 
 	}
 	s.moveDesiredStates(cmds)
 	h.queue = append(h.queue, &cmdMessage{event: ev, tasks: slices.Clone(sent.TaskIDs), messageID: -1})
-	return sent, s.pump(h), nil
+	s.pump(h)
+	return sent, nil
 }
 
 // SendCommandEvent queues a raw commands event (the body of a
@@ -213,15 +213,14 @@ func (s *Server) SendCommandEvent(hostName string, body json.RawMessage) ([]int6
 		s.mu.Unlock()
 		return nil, fmt.Errorf("send commands to %s: %w", hostName, ErrUnknownHost)
 	}
-	ids, after := s.queueCommandEvent(h, ev)
+	ids := s.queueCommandEvent(h, ev)
 	s.mu.Unlock()
-	runAll(after)
 	s.notify()
 	return ids, nil
 }
 
 // queueCommandEvent queues a raw commands event; mu held.
-func (s *Server) queueCommandEvent(h *host, ev protocol.CommandsEvent) ([]int64, []func()) {
+func (s *Server) queueCommandEvent(h *host, ev protocol.CommandsEvent) []int64 {
 	// The message is edited in place by cancels: give each host its own.
 	clusters := make(map[string]protocol.ClusterCommands, len(ev.Clusters))
 	for cid, cc := range ev.Clusters {
@@ -257,7 +256,8 @@ func (s *Server) queueCommandEvent(h *host, ev protocol.CommandsEvent) ([]int64,
 		}
 	}
 	h.queue = append(h.queue, &cmdMessage{event: ev, tasks: slices.Clone(ids), messageID: -1})
-	return ids, s.pump(h)
+	s.pump(h)
+	return ids
 }
 
 // Cancel cancels a task: dropped from the simulator's queue when not yet
@@ -307,7 +307,8 @@ func (s *Server) cancel(taskID int64, reason string) ([]func(), error) {
 	t.CancelRequested = true
 	h.queue = append(h.queue, &cmdMessage{event: ev, messageID: -1})
 	s.log.WithField("host", h.name).Infof("%s task %d %s: cancel queued (%s)", h.name, taskID, describeTask(t), orDash(reason))
-	return s.pump(h), nil
+	s.pump(h)
+	return nil, nil
 }
 
 func removeCommand(msg *cmdMessage, taskID int64) {
@@ -609,17 +610,17 @@ func (s *Server) moveDesiredStates(cmds []protocol.ServerCommand) {
 
 // pump transmits the host's next command message when the host's session
 // is ready and nothing is outstanding; mu held.
-func (s *Server) pump(h *host) []func() {
+func (s *Server) pump(h *host) {
 	sess := h.session
 	if sess == nil || h.lost || !sess.subscribed(protocol.UserCommands) {
-		return nil
+		return
 	}
 	if h.outstanding != nil {
 		if h.outstanding.session != sess {
 			h.outstanding.sends = 0
 			s.transmit(h, h.outstanding)
 		}
-		return nil
+		return
 	}
 	for len(h.queue) > 0 {
 		msg := h.queue[0]
@@ -629,9 +630,8 @@ func (s *Server) pump(h *host) []func() {
 		}
 		h.outstanding = msg
 		s.transmit(h, msg)
-		return nil
+		return
 	}
-	return nil
 }
 
 // transmit sends msg to the host's session and arms the retry timer; mu
@@ -707,7 +707,7 @@ func (s *Server) retry(h *host, msg *cmdMessage) {
 }
 
 // messageAck handles /reports/responses; mu held.
-func (s *Server) messageAck(h *host, body []byte) ([]func(), []logLine, error) {
+func (s *Server) messageAck(h *host, body []byte) ([]logLine, error) {
 	var ack protocol.MessageAck
 	if err := json.Unmarshal(body, &ack); err != nil {
 		// The agent sends messageId as a string; accept a number too.
@@ -717,21 +717,21 @@ func (s *Server) messageAck(h *host, body []byte) ([]func(), []logLine, error) {
 			Reason    string      `json:"reason"`
 		}
 		if err2 := json.Unmarshal(body, &alt); err2 != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		ack = protocol.MessageAck{MessageID: alt.MessageID.String(), Status: alt.Status, Reason: alt.Reason}
 	}
 	id, err := strconv.ParseInt(ack.MessageID, 10, 64)
 	if err != nil {
-		return nil, nil, fmt.Errorf("messageId %q is not a number", ack.MessageID)
+		return nil, fmt.Errorf("messageId %q is not a number", ack.MessageID)
 	}
 	msg := h.outstanding
 	if msg == nil || msg.messageID != id {
-		return nil, []logLine{{logrus.DebugLevel, fmt.Sprintf("%s acknowledged message %d, which is not outstanding", h.name, id)}}, nil
+		return []logLine{{logrus.DebugLevel, fmt.Sprintf("%s acknowledged message %d, which is not outstanding", h.name, id)}}, nil
 	}
 	if ack.Status != protocol.StatusOK {
 		reason, _, _ := strings.Cut(strings.TrimSpace(ack.Reason), "\n")
-		return nil, []logLine{{logrus.WarnLevel, fmt.Sprintf("%s could not process command message %d (%s): %s; it stays outstanding",
+		return []logLine{{logrus.WarnLevel, fmt.Sprintf("%s could not process command message %d (%s): %s; it stays outstanding",
 			h.name, id, ack.Status, truncateText(reason, 200))}}, nil
 	}
 	stopTimer(&h.retryTimer)
@@ -746,7 +746,8 @@ func (s *Server) messageAck(h *host, body []byte) ([]func(), []logLine, error) {
 		}
 	}
 	lines := []logLine{{logrus.InfoLevel, fmt.Sprintf("%s acknowledged command message %d", h.name, id)}}
-	return s.pump(h), lines, nil
+	s.pump(h)
+	return lines, nil
 }
 
 // commandReports handles /reports/commands_status; mu held.

@@ -508,7 +508,7 @@ func (s *Server) handleReport(sess *session, f *frame.Frame, dest string) []func
 			}
 		}
 	case protocol.ReportsResponses:
-		after, lines, err = s.messageAck(h, f.Body)
+		lines, err = s.messageAck(h, f.Body)
 	}
 	if err != nil {
 		sess.reply(f, errorReply(fmt.Sprintf("Invalid report on %s: %v", dest, err)))

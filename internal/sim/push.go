@@ -41,9 +41,8 @@ type Push struct {
 // delivered to.
 func (s *Server) Push(p Push) (int, error) {
 	s.mu.Lock()
-	n, after, err := s.push(p)
+	n, err := s.push(p)
 	s.mu.Unlock()
-	runAll(after)
 	s.notify()
 	if err != nil {
 		return n, fmt.Errorf("push to %s: %w", p.Topic, err)
@@ -52,46 +51,46 @@ func (s *Server) Push(p Push) (int, error) {
 	return n, nil
 }
 
-func (s *Server) push(p Push) (int, []func(), error) {
+func (s *Server) push(p Push) (int, error) {
 	if len(p.Body) == 0 || !json.Valid(p.Body) {
-		return 0, nil, errors.New("body is not JSON")
+		return 0, errors.New("body is not JSON")
 	}
 	m := s.m
 	switch p.Topic {
 	case protocol.EventsTopologies:
 		var ev protocol.TopologyEvent
 		if err := json.Unmarshal(p.Body, &ev); err != nil {
-			return 0, nil, err
+			return 0, err
 		}
 		if err := m.applyTopology(&ev); err != nil {
-			return 0, nil, err
+			return 0, err
 		}
-		return s.broadcastTopology(ev.EventType, ev.Clusters), nil, nil
+		return s.broadcastTopology(ev.EventType, ev.Clusters), nil
 	case protocol.EventsMetadata:
 		var ev protocol.MetadataEvent
 		if err := json.Unmarshal(p.Body, &ev); err != nil {
-			return 0, nil, err
+			return 0, err
 		}
 		if err := m.applyMetadata(&ev); err != nil {
-			return 0, nil, err
+			return 0, err
 		}
 		ev.Hash = m.metadata().hash
-		return s.broadcast(protocol.EventsMetadata, mustJSON(ev)), nil, nil
+		return s.broadcast(protocol.EventsMetadata, mustJSON(ev)), nil
 	case protocol.EventsEncryptionKey:
 		var ev protocol.EncryptionKeyEvent
 		if err := json.Unmarshal(p.Body, &ev); err != nil {
-			return 0, nil, err
+			return 0, err
 		}
 		m.encryptionKey = ev.EncryptionKey
 		m.touch()
-		return s.broadcast(protocol.EventsEncryptionKey, p.Body), nil, nil
+		return s.broadcast(protocol.EventsEncryptionKey, p.Body), nil
 	}
 	if !strings.HasPrefix(p.Topic, "/user/") {
-		return s.broadcast(p.Topic, p.Body), nil, nil
+		return s.broadcast(p.Topic, p.Body), nil
 	}
 	hosts, err := s.targets(p.Host)
 	if err != nil {
-		return 0, nil, err
+		return 0, err
 	}
 	switch p.Topic {
 	case protocol.UserConfigs:
@@ -100,10 +99,10 @@ func (s *Server) push(p Push) (int, []func(), error) {
 			Clusters  map[string]any `json:"clusters"`
 		}
 		if err := json.Unmarshal(p.Body, &ev); err != nil {
-			return 0, nil, err
+			return 0, err
 		}
 		if ev.Clusters == nil {
-			return 0, nil, errors.New(`configs push needs "clusters"`)
+			return 0, errors.New(`configs push needs "clusters"`)
 		}
 		n := 0
 		for _, h := range hosts {
@@ -115,40 +114,40 @@ func (s *Server) push(p Push) (int, []func(), error) {
 			}
 			n += s.sendHostData(h, dsConfigs, h.override[dsConfigs])
 		}
-		return n, nil, nil
+		return n, nil
 	case protocol.UserHostLevelParams:
 		var ev struct {
 			Clusters map[string]any `json:"clusters"`
 		}
 		if err := json.Unmarshal(p.Body, &ev); err != nil {
-			return 0, nil, err
+			return 0, err
 		}
 		if ev.Clusters == nil {
-			return 0, nil, errors.New(`host-level params push needs "clusters"`)
+			return 0, errors.New(`host-level params push needs "clusters"`)
 		}
 		n := 0
 		for _, h := range hosts {
 			h.override[dsHostLevelParams] = newSnapshot(m.gen, "", ev.Clusters)
 			n += s.sendHostData(h, dsHostLevelParams, h.override[dsHostLevelParams])
 		}
-		return n, nil, nil
+		return n, nil
 	case protocol.UserAlertDefinitions:
 		var ev struct {
 			EventType string                    `json:"eventType"`
 			Clusters  map[string]map[string]any `json:"clusters"`
 		}
 		if err := json.Unmarshal(p.Body, &ev); err != nil {
-			return 0, nil, err
+			return 0, err
 		}
 		// Check every host first, so that a bad event changes nothing.
 		next := make([]map[string]any, len(hosts))
 		for i, h := range hosts {
 			var cur map[string]any
 			if err := json.Unmarshal(m.hostData(h, dsAlertDefinitions).clusters, &cur); err != nil {
-				return 0, nil, err
+				return 0, err
 			}
 			if next[i], err = applyAlertDefinitions(cur, ev.EventType, ev.Clusters); err != nil {
-				return 0, nil, fmt.Errorf("host %s: %w", h.name, err)
+				return 0, fmt.Errorf("host %s: %w", h.name, err)
 			}
 		}
 		n := 0
@@ -164,18 +163,16 @@ func (s *Server) push(p Push) (int, []func(), error) {
 				n++
 			}
 		}
-		return n, nil, nil
+		return n, nil
 	case protocol.UserCommands:
 		var ev protocol.CommandsEvent
 		if err := json.Unmarshal(p.Body, &ev); err != nil {
-			return 0, nil, err
+			return 0, err
 		}
-		var after []func()
 		for _, h := range hosts {
-			_, a := s.queueCommandEvent(h, ev)
-			after = append(after, a...)
+			s.queueCommandEvent(h, ev)
 		}
-		return len(hosts), after, nil
+		return len(hosts), nil
 	}
 	n := 0
 	for _, h := range hosts {
@@ -183,7 +180,7 @@ func (s *Server) push(p Push) (int, []func(), error) {
 			n++
 		}
 	}
-	return n, nil, nil
+	return n, nil
 }
 
 // targets resolves a host name or glob; "" and "*" are every host. mu held.

@@ -303,14 +303,12 @@ func (sess *session) subscribe(f *frame.Frame) {
 	// Subscriptions are keyed by destination, so the agent's duplicate id
 	// "sub" is harmless (as with the server's registry).
 	sess.subs[normDest(dest)] = subscription{dest: dest, id: f.Header.Get(frame.Id)}
-	var after []func()
 	if normDest(dest) == normDest(protocol.UserCommands) && sess.host != nil && sess.host.session == sess {
 		// The agent subscribes to commands when its cache sync is done:
 		// commands can flow now.
-		after = s.pump(sess.host)
+		s.pump(sess.host)
 	}
 	s.mu.Unlock()
-	runAll(after)
 	s.notify()
 }
 

@@ -151,8 +151,7 @@ func (s *Server) execStep(i int, hostName string) {
 	case st.Command != nil || len(st.Commands) > 0:
 		s.mu.Lock()
 		var sent Sent
-		var after []func()
-		sent, after, err = s.sendCommand(hostName, st.commandSpecs(), st.ID)
+		sent, err = s.sendCommand(hostName, st.commandSpecs(), st.ID)
 		if err == nil {
 			run := &stepRun{key: runKey{i, hostName}, pending: map[int64]bool{}}
 			for _, id := range sent.TaskIDs {
@@ -162,7 +161,6 @@ func (s *Server) execStep(i int, hostName string) {
 			s.tl.runs[run.key] = run
 		}
 		s.mu.Unlock()
-		runAll(after)
 		s.notify()
 		if err == nil {
 			log.Infof("timeline step %s%s: request %d, task(s) %v", st.name(i), on, sent.RequestID, sent.TaskIDs)
