@@ -161,15 +161,18 @@ func (e *Executor) cycleCheck(ctx context.Context, k checkKey, start uint64, res
 	status := e.check(ctx, k)
 	slow.Stop()
 	release()
-	e.finish(k, inCycle)
 	o := outcome{key: k, startGen: start, status: status}
 	if handed.CompareAndSwap(false, true) {
+		e.finish(k, inCycle)
 		results <- o
 		return
 	}
+	// Still marked running while it is sent, so that no newer check of the
+	// component can be sent before this older one.
 	if status != "" && ctx.Err() == nil {
 		e.flush(ctx, []outcome{o}, false)
 	}
+	e.finish(k, inCycle)
 }
 
 // afterCommand is the immediate check after an execution command (agent.md

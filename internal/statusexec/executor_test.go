@@ -116,6 +116,30 @@ func TestForceSendAfterRegistration(t *testing.T) {
 	}
 }
 
+// A command that starts while a report about its component is on its way
+// keeps its reset: the acknowledgement of the older report does not
+// restore the status, so the status after the command is reported even
+// though it did not change.
+func TestAcknowledgementDoesNotUndoCommandReset(t *testing.T) {
+	st := newStack(t)
+	st.topology("CREATE", cluster{id: "1", local: []string{"A"}})
+	st.metadata("1")
+	st.setState("A", "running")
+	h := startExecutor(t, st, func(c *Config) { c.Interval = time.Hour })
+	hold := make(chan struct{})
+	h.sender.mu.Lock()
+	h.sender.hold = hold
+	h.sender.mu.Unlock()
+
+	want(t, h.sender.next(t), "1/A/STATUS=STARTED") // the reply is held
+	h.exec.CommandStarted("1", service, "A")
+	close(hold)
+	h.waitCycles(1)
+
+	h.exec.CommandFinished("1", service, "A")
+	want(t, h.sender.next(t), "1/A/STATUS=STARTED")
+}
+
 // Components with an execution command in flight are not checked.
 func TestSkipsComponentWithCommandRunning(t *testing.T) {
 	st := newStack(t)

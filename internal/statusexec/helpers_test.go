@@ -252,7 +252,10 @@ type sender struct {
 	mu        sync.Mutex
 	connected bool
 	ack       bool
-	reports   chan sent
+	// hold, when set, delays the reply to the next report until it is
+	// closed: a report "on its way".
+	hold    chan struct{}
+	reports chan sent
 }
 
 type sent struct {
@@ -272,12 +275,16 @@ func (s *sender) set(connected, ack bool) {
 
 func (s *sender) Request(ctx context.Context, dest string, body []byte) ([]byte, error) {
 	s.mu.Lock()
-	connected, ack := s.connected, s.ack
+	connected, ack, hold := s.connected, s.ack, s.hold
+	s.hold = nil
 	s.mu.Unlock()
 	if !connected {
 		return nil, errNotConnected
 	}
 	s.reports <- sent{dest, slices.Clone(body)}
+	if hold != nil {
+		<-hold
+	}
 	if ack {
 		return []byte(`{"status":"OK"}`), nil
 	}

@@ -44,6 +44,7 @@ func (e *Executor) flush(ctx context.Context, outs []outcome, immediate bool) {
 		}
 		changed = append(changed, o)
 	}
+	asOf := e.gen
 	e.mu.Unlock()
 	if len(changed) == 0 {
 		return
@@ -54,7 +55,7 @@ func (e *Executor) flush(ctx context.Context, outs []outcome, immediate bool) {
 			e.cfg.Recovery.LiveStatus(o.key.cluster, o.key.component, o.status)
 		}
 	}
-	e.send(ctx, changed)
+	e.send(ctx, changed, asOf)
 }
 
 // forceSend resends every acknowledged status after a registration
@@ -71,6 +72,7 @@ func (e *Executor) forceSend(ctx context.Context) {
 	for k, s := range e.acked {
 		outs = append(outs, outcome{key: k, status: s})
 	}
+	asOf := e.gen
 	e.mu.Unlock()
 	if len(outs) == 0 {
 		return
@@ -79,14 +81,15 @@ func (e *Executor) forceSend(ctx context.Context) {
 		return cmp.Or(cmp.Compare(a.key.cluster, b.key.cluster), cmp.Compare(a.key.service, b.key.service),
 			cmp.Compare(a.key.component, b.key.component), cmp.Compare(a.key.command, b.key.command))
 	})
-	e.send(ctx, outs)
+	e.send(ctx, outs, asOf)
 }
 
 // send sends one /reports/component_status message and, once the server
 // acknowledges it with {"status":"OK"}, records every status in it as
 // acknowledged. Anything else leaves the table alone, so the next cycle
-// sends the change again. sendMu must be held.
-func (e *Executor) send(ctx context.Context, outs []outcome) {
+// sends the change again. asOf is the generation at which outs were judged
+// current. sendMu must be held.
+func (e *Executor) send(ctx context.Context, outs []outcome, asOf uint64) {
 	report := protocol.ComponentStatusReport{Clusters: make(map[string][]protocol.ComponentStatus, 1)}
 	for i := range outs {
 		o := &outs[i]
@@ -100,9 +103,6 @@ func (e *Executor) send(ctx context.Context, outs []outcome) {
 		e.log.WithError(err).Error("Cannot encode component status report")
 		return
 	}
-	e.mu.Lock()
-	sentAt := e.gen
-	e.mu.Unlock()
 	reply, err := e.cfg.Sender.Request(ctx, protocol.ReportsComponentStatus, body)
 	if err != nil {
 		// Usually "not registered"; the statuses stay unacknowledged and
@@ -120,7 +120,7 @@ func (e *Executor) send(ctx context.Context, outs []outcome) {
 		// when a command started for the component while the report was
 		// on its way, undoing the command's reset, so the status after the
 		// command is not reported if it did not change.
-		if e.touched[o.key.compKey] <= sentAt {
+		if e.touched[o.key.compKey] <= asOf {
 			e.acked[o.key] = o.status
 		}
 	}
