@@ -16,7 +16,9 @@ func listen(t *testing.T, addr string, answer func(req string) string) net.Liste
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
+	wg.Add(1) // the accept loop, so handler Adds never race with Wait
 	go func() {
+		defer wg.Done()
 		for {
 			c, err := ln.Accept()
 			if err != nil {

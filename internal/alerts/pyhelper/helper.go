@@ -178,8 +178,11 @@ type process struct {
 
 	mu      sync.Mutex
 	pending map[uint64]chan reply
-	dead    chan struct{} // closed once the process is gone
-	killed  bool
+	dead    chan struct{} // closed once the process is gone and its log copied
+	logDone chan struct{} // closed when stderr forwarding ends
+	// expected is set when the exit is on purpose (killed or closed), so it
+	// is not reported as a failure.
+	expected bool
 }
 
 // Call runs op with args in a forked child of the helper and returns the
@@ -340,6 +343,9 @@ func (h *Helper) Close() error {
 	dir, own := h.dir, h.ownDir
 	h.mu.Unlock()
 	if p != nil {
+		p.mu.Lock()
+		p.expected = true
+		p.mu.Unlock()
 		// Closing stdin lets the helper kill its children and exit.
 		p.wmu.Lock()
 		_ = p.stdin.Close()
@@ -515,8 +521,11 @@ func (h *Helper) start() (*process, Status, error) {
 		return nil, Status{}, fmt.Errorf("start %s: %w", h.cfg.Python, err)
 	}
 	p := &process{cmd: cmd, pid: cmd.Process.Pid, stdin: stdin,
-		pending: map[uint64]chan reply{}, dead: make(chan struct{})}
-	go h.forwardLog(stderr, p.pid)
+		pending: map[uint64]chan reply{}, dead: make(chan struct{}), logDone: make(chan struct{})}
+	go func() {
+		defer close(p.logDone)
+		h.forwardLog(stderr, p.pid)
+	}()
 
 	ready := make(chan reply, 1)
 	go h.read(p, stdout, ready)
@@ -584,15 +593,16 @@ func (h *Helper) read(p *process, stdout io.Reader, ready chan<- reply) {
 	// Make sure the process is gone (a protocol error leaves it running),
 	// then reap it.
 	_ = p.cmd.Process.Kill()
-	err := p.cmd.Wait()
+	err := p.cmd.Wait() // also closes stderr, ending forwardLog
+	<-p.logDone
 	p.mu.Lock()
 	p.pending = nil
-	killed := p.killed
+	expected := p.expected
 	p.mu.Unlock()
-	close(p.dead)
-	if !killed {
+	if !expected {
 		h.log.WithField("pid", p.pid).WithError(err).Warn("Python helper exited")
 	}
+	close(p.dead)
 }
 
 // readLine reads one '\n'-terminated line of at most limit bytes.
@@ -619,8 +629,8 @@ func readLine(br *bufio.Reader, limit int) ([]byte, error) {
 // the next call starts a new one.
 func (h *Helper) kill(p *process, reason string) {
 	p.mu.Lock()
-	already := p.killed
-	p.killed = true
+	already := p.expected
+	p.expected = true
 	p.mu.Unlock()
 	if !already {
 		h.log.WithFields(logrus.Fields{"pid": p.pid, "reason": reason}).Warn("Killing the Python helper")
