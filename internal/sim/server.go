@@ -110,17 +110,17 @@ func (c Config) withDefaults() Config {
 			c.PublicHost = cmp.Or(c.PublicHost, "localhost")
 		}
 	}
-	c.CommandRetryInterval = cmp.Or(c.CommandRetryInterval, 15*time.Second)
+	c.CommandRetryInterval = positive(c.CommandRetryInterval, 15*time.Second)
 	if c.CommandRetries == 0 {
 		c.CommandRetries = 4
 	} else if c.CommandRetries < 0 {
 		c.CommandRetries = 0
 	}
 	c.HeartbeatLostAfter = cmp.Or(c.HeartbeatLostAfter, 2*time.Minute)
-	c.RecordsPerHost = cmp.Or(c.RecordsPerHost, 64)
-	c.MaxTasks = cmp.Or(c.MaxTasks, 100000)
-	c.SessionQueueLen = cmp.Or(c.SessionQueueLen, 1024)
-	c.HeartbeatLogEvery = cmp.Or(c.HeartbeatLogEvery, 10)
+	c.RecordsPerHost = positive(c.RecordsPerHost, 64)
+	c.MaxTasks = positive(c.MaxTasks, 100000)
+	c.SessionQueueLen = positive(c.SessionQueueLen, 1024)
+	c.HeartbeatLogEvery = positive(c.HeartbeatLogEvery, 10)
 	c.SummaryInterval = cmp.Or(c.SummaryInterval, time.Minute)
 	if c.Log == nil {
 		l := logrus.New()
@@ -132,6 +132,13 @@ func (c Config) withDefaults() Config {
 		c.Scenario = &Scenario{Name: "empty"}
 	}
 	return c
+}
+
+func positive[T int | time.Duration](v, dflt T) T {
+	if v <= 0 {
+		return dflt
+	}
+	return v
 }
 
 // Errors callers can branch on.

@@ -111,22 +111,18 @@ func (sess *session) readLoop() {
 			return
 		}
 		s.metrics.framesIn.Add(1)
-		if !sess.handleSafely(f) {
-			sess.close()
-			return
-		}
+		sess.handleSafely(f)
 	}
 }
 
 // handleSafely keeps one bad frame from taking the simulator down.
-func (sess *session) handleSafely(f *frame.Frame) (ok bool) {
+func (sess *session) handleSafely(f *frame.Frame) {
 	defer func() {
 		if r := recover(); r != nil {
 			sess.log.Errorf("panic handling %s frame: %v\n%s", f.Command, r, debug.Stack())
-			ok = true
 		}
 	}()
-	return sess.handle(f)
+	sess.handle(f)
 }
 
 func (sess *session) writeLoop() {
@@ -174,20 +170,23 @@ func (sess *session) ended() {
 	}
 	s.mu.Unlock()
 	s.metrics.sessionsOpen.Add(-1)
+	lasted := time.Since(sess.opened).Round(time.Second)
 	if h != nil {
-		sess.log.WithField("host", h.name).Infof("session %s of %s closed", sess.id, h.name)
+		sess.log.WithField("host", h.name).Infof("session %s of %s closed after %s", sess.id, h.name, lasted)
 	} else {
-		sess.log.Infof("session %s closed", sess.id)
+		sess.log.Infof("session %s closed after %s", sess.id, lasted)
 	}
 	s.notify()
 }
 
-// handle processes one frame; false ends the session.
-func (sess *session) handle(f *frame.Frame) bool {
+// handle processes one frame. Frames that end the session (DISCONNECT,
+// anything before CONNECT) queue its closing after their answer.
+func (sess *session) handle(f *frame.Frame) {
 	s := sess.srv
 	switch f.Command {
 	case frame.STOMP, frame.CONNECT:
-		return sess.connect()
+		sess.connect()
+		return
 	case frame.DISCONNECT:
 		s.mu.Lock()
 		sess.inQueue = false
@@ -196,7 +195,7 @@ func (sess *session) handle(f *frame.Frame) bool {
 		}
 		s.mu.Unlock()
 		sess.enqueue(nil)
-		return true
+		return
 	}
 	s.mu.Lock()
 	connected := sess.connected
@@ -204,7 +203,7 @@ func (sess *session) handle(f *frame.Frame) bool {
 	if !connected {
 		sess.log.Warnf("%s frame before STOMP/CONNECT; closing", f.Command)
 		sess.sendError("not connected", fmt.Sprintf("%s before CONNECT", f.Command))
-		return true
+		return
 	}
 	switch f.Command {
 	case frame.SUBSCRIBE:
@@ -226,31 +225,29 @@ func (sess *session) handle(f *frame.Frame) bool {
 	default:
 		sess.log.Debugf("ignored %q frame", f.Command)
 	}
-	return true
 }
 
 // connect answers the connect frame: CONNECTED, or ERROR "Connection not
 // allowed" when the registration queue is full (or a fault refuses it).
-func (sess *session) connect() bool {
+func (sess *session) connect() {
 	s := sess.srv
 	s.mu.Lock()
 	if sess.connected {
 		s.mu.Unlock()
-		return true
+		return
 	}
 	if reason := s.refuseConnection(); reason != "" {
 		s.mu.Unlock()
 		s.metrics.throttled.Add(1)
 		sess.log.Warnf("connection of %s refused: %s", sess.remote, reason)
 		sess.sendError("Connection not allowed", "")
-		return true
+		return
 	}
 	sess.connected = true
 	sess.inQueue = true
 	sess.queuedAt = time.Now()
 	sess.enqueue(frame.New(frame.CONNECTED, frame.Version, "1.2", frame.HeartBeat, "0,0"))
 	s.mu.Unlock()
-	return true
 }
 
 // refuseConnection applies the throttle; called with mu held.
