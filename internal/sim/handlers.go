@@ -275,7 +275,7 @@ func (s *Server) join(h *host) (*clusterModel, *protocol.TopologyCluster) {
 		}
 	}
 	if m.topo[cm.id] == nil {
-		m.topo[cm.id] = &protocol.TopologyCluster{Hosts: []protocol.TopologyHost{}, Components: []protocol.TopologyComponent{}}
+		m.topo[cm.id] = wholeCluster(nil) // deleted by a push; joining recreates it
 	}
 	return cm, m.placeHost(cm, h, comps)
 }

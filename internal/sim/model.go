@@ -133,7 +133,7 @@ func newModel(sc *Scenario) (*model, error) {
 		m.clusters = append(m.clusters, cm)
 		m.clusterByID[cm.id] = cm
 		m.clusterByName[cm.name] = cm
-		tc := &protocol.TopologyCluster{Hosts: []protocol.TopologyHost{}, Components: []protocol.TopologyComponent{}}
+		tc := wholeCluster(nil)
 		for _, s := range cm.spec.Services {
 			for j := range s.Components {
 				tc.Components = append(tc.Components, topologyComponent(&s, &s.Components[j]))
@@ -682,17 +682,7 @@ func (m *model) applyTopology(ev *protocol.TopologyEvent) error {
 	case protocol.EventCreate:
 		m.topo = map[string]*protocol.TopologyCluster{}
 		for cid, c := range ev.Clusters {
-			if c == nil {
-				c = &protocol.TopologyCluster{}
-			}
-			cc := cloneTopologyCluster(c)
-			if cc.Hosts == nil {
-				cc.Hosts = []protocol.TopologyHost{}
-			}
-			if cc.Components == nil {
-				cc.Components = []protocol.TopologyComponent{}
-			}
-			m.topo[cid] = cc
+			m.topo[cid] = wholeCluster(c)
 		}
 	case protocol.EventUpdate:
 		for cid, c := range ev.Clusters {
@@ -701,14 +691,7 @@ func (m *model) applyTopology(ev *protocol.TopologyEvent) error {
 			}
 			tc := m.topo[cid]
 			if tc == nil {
-				cc := cloneTopologyCluster(c)
-				if cc.Hosts == nil {
-					cc.Hosts = []protocol.TopologyHost{}
-				}
-				if cc.Components == nil {
-					cc.Components = []protocol.TopologyComponent{}
-				}
-				m.topo[cid] = cc
+				m.topo[cid] = wholeCluster(c)
 				continue
 			}
 			for _, uh := range c.Hosts {
@@ -784,16 +767,17 @@ func (m *model) applyTopology(ev *protocol.TopologyEvent) error {
 	return nil
 }
 
-func cloneTopologyCluster(c *protocol.TopologyCluster) *protocol.TopologyCluster {
-	out := &protocol.TopologyCluster{}
-	if c.Hosts != nil {
-		out.Hosts = slices.Clone(c.Hosts)
+// wholeCluster copies a cluster of an event into the model, where hosts and
+// components are always arrays (a CREATE must carry both); nil gives an
+// empty cluster.
+func wholeCluster(c *protocol.TopologyCluster) *protocol.TopologyCluster {
+	out := &protocol.TopologyCluster{Hosts: []protocol.TopologyHost{}, Components: []protocol.TopologyComponent{}}
+	if c == nil {
+		return out
 	}
-	if c.Components != nil {
-		out.Components = make([]protocol.TopologyComponent, len(c.Components))
-		for i, comp := range c.Components {
-			out.Components[i] = cloneComponent(comp)
-		}
+	out.Hosts = append(out.Hosts, c.Hosts...)
+	for _, comp := range c.Components {
+		out.Components = append(out.Components, cloneComponent(comp))
 	}
 	return out
 }
