@@ -367,11 +367,15 @@ func (s *Server) Run(ctx context.Context) error {
 	return s.Close()
 }
 
-// URLPort, SecuredURLPort and APIPort are the bound ports (the configured
-// ones before the first Start).
-func (s *Server) URLPort() int        { return s.port(0) }
+// URLPort is the bound url_port (the configured one before the first
+// Start).
+func (s *Server) URLPort() int { return s.port(0) }
+
+// SecuredURLPort is the bound secured_url_port (agents' WSS).
 func (s *Server) SecuredURLPort() int { return s.port(1) }
-func (s *Server) APIPort() int        { return s.port(2) }
+
+// APIPort is the bound control-API and resources port.
+func (s *Server) APIPort() int { return s.port(2) }
 
 func (s *Server) port(i int) int {
 	s.mu.Lock()
