@@ -17,6 +17,7 @@ type metrics struct {
 	sessionsOpen    atomic.Int64
 	sessionsTotal   atomic.Uint64
 	framesIn        atomic.Uint64
+	splitFramesIn   atomic.Uint64
 	framesOut       atomic.Uint64
 	sends           atomic.Uint64
 	registrations   atomic.Uint64
@@ -36,15 +37,18 @@ type metrics struct {
 
 // Metrics is a snapshot of the simulator's counters.
 type Metrics struct {
-	Uptime          string  `json:"uptime"`
-	Sessions        int64   `json:"sessions"` // open now
-	SessionsTotal   uint64  `json:"sessionsTotal"`
-	Hosts           int     `json:"hosts"`           // known
-	RegisteredHosts int     `json:"registeredHosts"` // with a live registered session
-	Registrations   uint64  `json:"registrations"`
-	Heartbeats      uint64  `json:"heartbeats"`
-	Reports         uint64  `json:"reports"`
-	FramesIn        uint64  `json:"framesIn"`
+	Uptime          string `json:"uptime"`
+	Sessions        int64  `json:"sessions"` // open now
+	SessionsTotal   uint64 `json:"sessionsTotal"`
+	Hosts           int    `json:"hosts"`           // known
+	RegisteredHosts int    `json:"registeredHosts"` // with a live registered session
+	Registrations   uint64 `json:"registrations"`
+	Heartbeats      uint64 `json:"heartbeats"`
+	Reports         uint64 `json:"reports"`
+	FramesIn        uint64 `json:"framesIn"`
+	// SplitFramesIn counts agent frames that did not arrive as exactly one
+	// WebSocket message (the protocol wants one message per frame).
+	SplitFramesIn   uint64  `json:"splitFramesIn"`
 	FramesOut       uint64  `json:"framesOut"`
 	FramesInPerSec  float64 `json:"framesInPerSec"`
 	FramesOutPerSec float64 `json:"framesOutPerSec"`
@@ -82,7 +86,7 @@ func (s *Server) Metrics() Metrics {
 		Uptime: uptime.String(), Sessions: mt.sessionsOpen.Load(), SessionsTotal: mt.sessionsTotal.Load(),
 		Hosts: hosts, RegisteredHosts: registered, Registrations: mt.registrations.Load(),
 		Heartbeats: mt.heartbeats.Load(), Reports: mt.reports.Load(),
-		FramesIn: mt.framesIn.Load(), FramesOut: mt.framesOut.Load(),
+		FramesIn: mt.framesIn.Load(), FramesOut: mt.framesOut.Load(), SplitFramesIn: mt.splitFramesIn.Load(),
 		FramesInPerSec: mt.framesInPS, FramesOutPerSec: mt.framesOutPS,
 		HeartbeatsPerS: mt.heartbeatsPS, RegistrationsPS: mt.registrationPS,
 		CacheHits: mt.cacheHits.Load(), CacheMisses: mt.cacheMisses.Load(),

@@ -94,8 +94,14 @@ func (sess *session) readLoop() {
 	s := sess.srv
 	defer s.sessWG.Done()
 	defer sess.ended()
+	var split uint64
 	for {
 		f, err := sess.conn.ReadFrame()
+		if n := sess.conn.SplitFrames(); n != split {
+			s.metrics.splitFramesIn.Add(n - split)
+			sess.log.Warnf("a frame arrived spread over several WebSocket messages (%d so far)", n)
+			split = n
+		}
 		if err != nil {
 			var fe *stompws.FrameError
 			if errors.As(err, &fe) && fe.Skipped {
