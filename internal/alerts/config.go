@@ -31,8 +31,8 @@ type ConfigSource interface {
 	// agent's ConfigurationBuilder.get_configuration(cluster, None, None)
 	// builds (agent.md §5.4.1): "configurations" (type -> key -> value),
 	// "clusterLevelParams", "hostLevelParams", "clusterHostInfo",
-	// "agentLevelParams", ... Values are what encoding/json produces (with or
-	// without UseNumber). The map is only read, never kept after the check
+	// "agentLevelParams", ... Values are what encoding/json produces; decode
+	// with UseNumber so numbers keep Python's int/float distinction. The map is only read, never kept after the check
 	// that asked for it and never modified, so a shared immutable snapshot may
 	// be returned. An error (cluster not in the caches yet) makes the
 	// checks that need configuration UNKNOWN with the error text.

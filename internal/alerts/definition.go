@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -48,15 +49,6 @@ type Definition struct {
 	Source json.RawMessage
 }
 
-// SourceType is source.type ("PORT", "WEB", ...), "" when unreadable.
-func (d *Definition) SourceType() string {
-	var s struct {
-		Type string `json:"type"`
-	}
-	_ = json.Unmarshal(d.Source, &s)
-	return s.Type
-}
-
 // intervalMinutes applies the Python rule: missing or < 1 means 1.
 func (d *Definition) intervalMinutes() int {
 	if d.Interval < 1 {
@@ -67,13 +59,14 @@ func (d *Definition) intervalMinutes() int {
 
 // DecodeClusterDefinitions decodes one cluster object of the
 // alert-definitions cache (the value under "clusters"."<id>"). Definitions
-// whose common fields cannot be read are left out and reported in the
-// returned error list; the cluster itself is still returned when readable.
-func DecodeClusterDefinitions(clusterID string, raw []byte) (ClusterDefinitions, []error) {
+// whose common fields cannot be read are left out (as Python skips them)
+// and reported in the returned error, which joins one error per skipped
+// definition; the rest of the cluster is returned all the same.
+func DecodeClusterDefinitions(clusterID string, raw []byte) (ClusterDefinitions, error) {
 	cd := ClusterDefinitions{ClusterID: clusterID}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &top); err != nil || top == nil {
-		return cd, []error{fmt.Errorf("alert definitions of cluster %s: not an object", clusterID)}
+		return cd, fmt.Errorf("alert definitions of cluster %s: not an object", clusterID)
 	}
 	cd.ClusterName = jsonString(top["clusterName"])
 	cd.HostName = jsonString(top["hostName"])
@@ -86,7 +79,7 @@ func DecodeClusterDefinitions(clusterID string, raw []byte) (ClusterDefinitions,
 	var list []json.RawMessage
 	if v, ok := top["alertDefinitions"]; ok && string(v) != "null" {
 		if err := json.Unmarshal(v, &list); err != nil {
-			return cd, []error{fmt.Errorf("alert definitions of cluster %s: alertDefinitions is not a list", clusterID)}
+			return cd, fmt.Errorf("alert definitions of cluster %s: alertDefinitions is not a list", clusterID)
 		}
 	}
 	var errs []error
@@ -98,7 +91,7 @@ func DecodeClusterDefinitions(clusterID string, raw []byte) (ClusterDefinitions,
 		}
 		cd.Definitions = append(cd.Definitions, d)
 	}
-	return cd, errs
+	return cd, errors.Join(errs...)
 }
 
 func decodeDefinition(raw json.RawMessage) (Definition, error) {

@@ -3,7 +3,6 @@ package alerts
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -276,9 +275,9 @@ func cluster(t testing.TB, id, host string, extra map[string]any, defs ...map[st
 	if err != nil {
 		t.Fatal(err)
 	}
-	cd, errs := DecodeClusterDefinitions(id, b)
-	if len(errs) > 0 {
-		t.Fatal(errors.Join(errs...))
+	cd, err := DecodeClusterDefinitions(id, b)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return cd
 }

@@ -156,7 +156,7 @@ func (m *Manager) evaluate(ctx context.Context, a *alert) (res Result) {
 		template = a.check.defaultText(state)
 	}
 	state, text := renderText(state, template, args)
-	if state != StateOK && m.log.Logger.IsLevelEnabled(logrus.DebugLevel) {
+	if m.log.Logger.IsLevelEnabled(logrus.DebugLevel) {
 		m.log.WithField("alert", a.def.Name).Debugf("[Alert][%s] result = %s: %s", a.def.Name, state, text)
 	}
 	return Result{

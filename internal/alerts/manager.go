@@ -43,18 +43,15 @@ type Manager struct {
 
 // defSnapshot is an immutable view of the definitions.
 type defSnapshot struct {
-	clusters   []ClusterDefinitions
-	byName     map[resultKey]*Definition
-	clusterIDs map[string]bool
-	ids        map[int64]bool
+	clusters []ClusterDefinitions
+	byName   map[resultKey]*Definition
+	ids      map[int64]bool
 }
 
 func newDefSnapshot(clusters []ClusterDefinitions) *defSnapshot {
-	s := &defSnapshot{clusters: clusters, byName: map[resultKey]*Definition{},
-		clusterIDs: map[string]bool{}, ids: map[int64]bool{}}
+	s := &defSnapshot{clusters: clusters, byName: map[resultKey]*Definition{}, ids: map[int64]bool{}}
 	for i := range clusters {
 		c := &clusters[i]
-		s.clusterIDs[c.ClusterID] = true
 		for j := range c.Definitions {
 			d := &c.Definitions[j]
 			k := resultKey{c.ClusterID, d.Name}

@@ -40,13 +40,14 @@ func (p *reporter) clear() {
 	clear(p.repeats)
 }
 
-// forgetClusters drops bookkeeping of clusters no longer in the
-// definitions (e.g. after an ambari-server reset).
-func (p *reporter) forgetClusters(snap *defSnapshot) {
+// forget drops bookkeeping of alerts no longer defined (a cluster gone
+// after an ambari-server reset, a deleted definition), so the tables stay
+// as small as the definitions.
+func (p *reporter) forget(snap *defSnapshot) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for k := range p.lastSent {
-		if !snap.clusterIDs[k.cluster] {
+		if snap.byName[k] == nil {
 			delete(p.lastSent, k)
 			delete(p.repeats, k)
 		}
@@ -67,17 +68,20 @@ func (p *reporter) selectChanged(results []Result, snap *defSnapshot, tolerance 
 			log.WithField("alert", r.Name).Warnf("Cannot find alert definition for alert='%s', alert_state='%s'.", r.Name, r.State)
 			continue
 		}
-		var tol int
-		if d.RepeatToleranceEnabled {
-			tol = d.RepeatTolerance
-		} else {
-			tol = tolerance(r.ClusterID)
-		}
 		k := resultKey{r.ClusterID, r.Name}
 		if last, ok := p.lastSent[k]; !ok || last != [2]string{r.Text, r.State} {
 			out = append(out, r)
 			p.repeats[k] = 0
-		} else if p.repeats[k] < tol && r.State != StateOK {
+			continue
+		}
+		if r.State == StateOK {
+			continue
+		}
+		tol := d.RepeatTolerance
+		if !d.RepeatToleranceEnabled {
+			tol = tolerance(r.ClusterID)
+		}
+		if p.repeats[k] < tol {
 			out = append(out, r)
 		}
 	}
@@ -125,7 +129,7 @@ func (m *Manager) reportCycle(ctx context.Context) {
 		return
 	}
 	snap := m.defs.Load()
-	m.rep.forgetClusters(snap)
+	m.rep.forget(snap)
 	results := m.collector.drain()
 	m.stale.executed(results)
 	if len(results) == 0 {
