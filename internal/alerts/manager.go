@@ -97,7 +97,7 @@ func New(cfg Config) *Manager {
 
 // Run schedules the definitions and runs checks and reports until ctx
 // ends. Checks in flight are canceled and waited for; a helper the
-// framework started is stopped.
+// framework started is stopped, so a Manager runs once.
 func (m *Manager) Run(ctx context.Context) error {
 	if !m.running.TryLock() {
 		return fmt.Errorf("alerts: already running")

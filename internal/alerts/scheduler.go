@@ -230,6 +230,11 @@ func (s *scheduler) launch(ctx context.Context, j *job, scheduled time.Time) {
 	go func() {
 		defer s.wg.Done()
 		defer j.running.Store(false)
+		defer func() {
+			if p := recover(); p != nil {
+				s.m.log.WithField("alert", j.alert.def.Name).Errorf("Job %s raised an exception: %v", j.alert.def.Name, p)
+			}
+		}()
 		select {
 		case s.sem <- struct{}{}:
 		case <-ctx.Done():

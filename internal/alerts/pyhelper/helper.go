@@ -171,9 +171,11 @@ type reply struct {
 
 // process is one running helper.
 type process struct {
-	cmd   *exec.Cmd
-	pid   int
-	stdin io.WriteCloser
+	cmd *exec.Cmd
+	pid int
+	// stdin is our end of the request pipe; an *os.File so writes can carry
+	// a deadline (a wedged helper that stops reading must not block callers).
+	stdin *os.File
 	wmu   sync.Mutex // serialises request lines
 
 	mu      sync.Mutex
@@ -249,7 +251,11 @@ func (h *Helper) Call(ctx context.Context, op string, args any, timeout time.Dur
 	line.WriteString(`,"args":`)
 	line.Write(argText)
 	line.WriteString("}\n")
-	if err := p.write(line.Bytes()); err != nil {
+	writeLimit := writeTimeout
+	if timeout > 0 {
+		writeLimit = timeout + h.cfg.Grace
+	}
+	if err := p.write(line.Bytes(), writeLimit); err != nil {
 		h.kill(p, "request write failed")
 		return nil, &Error{Kind: KindCrashed, Message: fmt.Sprintf("write request: %v", err)}
 	}
@@ -296,14 +302,18 @@ func (h *Helper) Call(ctx context.Context, op string, args any, timeout time.Dur
 // cancel asks the helper to kill the child of request id; no reply.
 func (h *Helper) cancel(p *process, id uint64) {
 	msg := fmt.Sprintf("{\"id\":0,\"op\":\"cancel\",\"args\":{\"target\":%d}}\n", id)
-	if err := p.write([]byte(msg)); err != nil {
+	if err := p.write([]byte(msg), writeTimeout); err != nil {
 		h.kill(p, "cancel write failed")
 	}
 }
 
-func (p *process) write(b []byte) error {
+// writeTimeout bounds a request write when the call itself has no limit.
+const writeTimeout = 30 * time.Second
+
+func (p *process) write(b []byte, limit time.Duration) error {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
+	_ = p.stdin.SetWriteDeadline(time.Now().Add(limit))
 	_, err := p.stdin.Write(b)
 	return err
 }
@@ -406,18 +416,32 @@ func (h *Helper) ensure() (*process, error) {
 	return p, nil
 }
 
+// running returns the current process if it can take requests. A process
+// being killed is waited for (it dies within moments of SIGKILL) so its
+// successor never overlaps it.
 func (h *Helper) running() *process {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.proc == nil {
+	p := h.proc
+	h.mu.Unlock()
+	if p == nil {
 		return nil
 	}
+	p.mu.Lock()
+	doomed := p.expected
+	p.mu.Unlock()
+	if doomed {
+		<-p.dead
+	}
 	select {
-	case <-h.proc.dead:
-		h.proc = nil
+	case <-p.dead:
+		h.mu.Lock()
+		if h.proc == p {
+			h.proc = nil
+		}
+		h.mu.Unlock()
 		return nil
 	default:
-		return h.proc
+		return p
 	}
 }
 
@@ -505,10 +529,11 @@ func (h *Helper) start() (*process, Status, error) {
 	// Its own process group: a terminal's Ctrl-C must reach the agent, which
 	// then stops the helper, not the helper directly.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdin, err := cmd.StdinPipe()
+	stdinR, stdin, err := os.Pipe()
 	if err != nil {
 		return nil, Status{}, err
 	}
+	cmd.Stdin = stdinR
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, Status{}, err
@@ -517,7 +542,10 @@ func (h *Helper) start() (*process, Status, error) {
 	if err != nil {
 		return nil, Status{}, err
 	}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	stdinR.Close() // the child has its copy
+	if err != nil {
+		stdin.Close()
 		return nil, Status{}, fmt.Errorf("start %s: %w", h.cfg.Python, err)
 	}
 	p := &process{cmd: cmd, pid: cmd.Process.Pid, stdin: stdin,
@@ -595,6 +623,9 @@ func (h *Helper) read(p *process, stdout io.Reader, ready chan<- reply) {
 	_ = p.cmd.Process.Kill()
 	err := p.cmd.Wait() // also closes stderr, ending forwardLog
 	<-p.logDone
+	p.wmu.Lock()
+	_ = p.stdin.Close()
+	p.wmu.Unlock()
 	p.mu.Lock()
 	p.pending = nil
 	expected := p.expected

@@ -282,3 +282,29 @@ func atoi(s string) int {
 	}
 	return n
 }
+
+func TestWedgedHelperIsReplaced(t *testing.T) {
+	h := New(Config{LibDirs: []string{}, Grace: 500 * time.Millisecond})
+	defer h.Close()
+	ctx := context.Background()
+	if _, err := h.Call(ctx, "ping", nil, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	pid := h.Pid()
+	// A stopped helper reads nothing and answers nothing.
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	_, err := h.Call(ctx, "eval", json.RawMessage(`{"expression":"1","values":[]}`), 500*time.Millisecond)
+	var he *Error
+	if !errors.As(err, &he) || he.Kind != KindTimeout {
+		t.Fatalf("call to a stopped helper: %v", err)
+	}
+	out, err := h.Call(ctx, "eval", json.RawMessage(`{"expression":"{0} + 1","values":[1]}`), 10*time.Second)
+	if err != nil || strings.TrimSpace(string(out)) != "2" {
+		t.Fatalf("after replacing the helper: %s %v", out, err)
+	}
+	if np := h.Pid(); np == pid {
+		t.Fatal("the stopped helper is still in use")
+	}
+}
