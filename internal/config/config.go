@@ -263,17 +263,17 @@ func HomePath(home, p string) string {
 }
 
 func (c *Config) applyHome() {
+	// Every directory the agent writes is its own per home.
 	for _, p := range []*string{
 		&c.Agent.LogDir, &c.Agent.PidDir, &c.Agent.Prefix, &c.Agent.CacheDir,
-		&c.Agent.SystemResourceOverrides,
-		&c.Security.KeysDir, &c.Security.CredentialLibDir, &c.Security.CredentialConfDir,
-		&c.Security.CACertPath,
-		&c.Python.CustomActionsDir,
+		&c.Security.KeysDir, &c.Security.CredentialConfDir,
 	} {
 		*p = HomePath(c.Home, *p)
 	}
-	// LibDirs and the hostname scripts stay as written: they name installed
-	// software shared by every agent on the host, not per-agent state.
+	// Paths naming what the operator installed on the host stay as
+	// written: ca_cert_path, system_resource_overrides, credential_lib_dir
+	// (the Hadoop jars), the Python lib dirs and the hostname scripts are
+	// shared by every agent of the host.
 }
 
 // PidFile is <piddir>/ambari-agent.pid.

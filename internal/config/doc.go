@@ -15,8 +15,11 @@
 //
 // --home: the Python agent honours --home only in some places (see the
 // agent spec, section 1.3). Here it is applied consistently: the config file
-// is looked up under the home, and every absolute path the agent reads from
-// the file or derives on its own is placed under the home unless it already
-// lies inside it (so both a stock ini copied into a home and an ini whose
-// paths were rewritten to point into the home work).
+// is looked up under the home, and every directory the agent writes (logs,
+// pid, data, cache, keys, credential stores, its working and tmp dirs) is
+// placed under the home unless it already lies inside it (so both a stock
+// ini copied into a home and an ini whose paths were rewritten to point into
+// the home work). Paths naming software or files the operator installed on
+// the host (ca_cert_path, system_resource_overrides, credential_lib_dir,
+// the Python lib dirs, hostname scripts) are shared and stay as written.
 package config

@@ -1,8 +1,10 @@
 package sim
 
 import (
+	"fmt"
 	"maps"
 
+	"github.com/go-stomp/stomp/v3/frame"
 	"github.com/sirupsen/logrus"
 )
 
@@ -93,4 +95,30 @@ func take(counts map[string]int, dest string) bool {
 		}
 	}
 	return true
+}
+
+// rawMessage marks a queued frame whose body is written as it is, as one
+// WebSocket message without STOMP framing (SendRaw).
+const rawMessage = "\x00raw"
+
+// SendRaw writes message to the host's session as one WebSocket text
+// message, exactly as given: a way to send malformed frames, bodies that
+// are not JSON, or anything else a broken server might send. It is queued
+// behind the frames already waiting for the session.
+func (s *Server) SendRaw(hostName string, message []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.m.hosts[hostName]
+	if h == nil {
+		return fmt.Errorf("send raw to %s: %w", hostName, ErrUnknownHost)
+	}
+	if h.session == nil {
+		return fmt.Errorf("send raw to %s: %w", hostName, ErrNotConnected)
+	}
+	f := frame.New(rawMessage)
+	f.Body = append([]byte(nil), message...)
+	if !h.session.enqueue(f) {
+		return fmt.Errorf("send raw to %s: session closed", hostName)
+	}
+	return nil
 }

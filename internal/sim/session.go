@@ -141,7 +141,11 @@ func (sess *session) writeLoop() {
 				sess.close()
 				return
 			}
-			if err := sess.conn.WriteFrame(f); err != nil {
+			write := sess.conn.WriteFrame
+			if f.Command == rawMessage {
+				write = func(f *frame.Frame) error { return sess.conn.WriteMessage(f.Body) }
+			}
+			if err := write(f); err != nil {
 				sess.log.WithError(err).Debug("write failed; closing the session")
 				sess.close()
 				return

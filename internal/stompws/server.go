@@ -104,6 +104,18 @@ func (s *ServerConn) WriteFrame(f *frame.Frame) error {
 	return nil
 }
 
+// WriteMessage sends b as one WebSocket text message, as it is, with no
+// STOMP framing: for fault injection (malformed frames) only.
+func (s *ServerConn) WriteMessage(b []byte) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	_ = s.ws.SetWriteDeadline(time.Now().Add(serverWriteTimeout))
+	if err := s.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+		return fmt.Errorf("stompws: write raw message: %w", err)
+	}
+	return nil
+}
+
 // Close sends a WebSocket close frame (waiting at most a second) and cuts
 // the connection. Safe to call more than once and concurrently with reads.
 func (s *ServerConn) Close() error {
