@@ -7,11 +7,13 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/ambari-go/ambari-agent/internal/alerts"
 	"github.com/ambari-go/ambari-agent/internal/cache"
 	"github.com/ambari-go/ambari-agent/internal/config"
 	"github.com/ambari-go/ambari-agent/internal/heartbeat"
 	"github.com/ambari-go/ambari-agent/internal/hostinfo"
 	"github.com/ambari-go/ambari-agent/internal/logging"
+	"github.com/ambari-go/ambari-agent/internal/protocol"
 	"github.com/ambari-go/ambari-agent/internal/security"
 )
 
@@ -40,6 +42,7 @@ type Agent struct {
 	link     *heartbeat.Link
 	key      encryptionKey
 	work     *workers
+	alerts   *alerts.Manager
 
 	linkLog, secLog *logrus.Entry
 }
@@ -48,6 +51,8 @@ type Agent struct {
 // agent.
 type Options struct {
 	Logger *logrus.Logger
+	// AlertsLogger writes ambari-alerts.log; nil: the main logger.
+	AlertsLogger *logrus.Logger
 	// Ping is the bound ping port (bound before the pid file is written,
 	// because it is the one-agent-per-port lock).
 	Ping *PingListener
@@ -88,6 +93,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		Restart:       a.RequestRestart,
 		EncryptionKey: a.key.set,
 		OnRegistered:  a.onRegistered,
+		StaleAlerts:   func() []protocol.StaleAlert { return a.alerts.StaleAlerts() },
 		MaxBackoff:    cfg.Server.MaxReconnectRetryDelay,
 		Log:           a.linkLog,
 	})
@@ -97,6 +103,11 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	}
 	a.work = work
 	ensurePath(cfg.WorkDir())
+	alertsLogger := opts.AlertsLogger
+	if alertsLogger == nil {
+		alertsLogger = logger
+	}
+	a.alerts = a.buildAlerts(alertsLogger, work)
 
 	// Stopped in the reverse order: the link is added first so that it
 	// stops last and what the others flush while stopping can still reach
@@ -107,6 +118,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	a.group.add("component status", work.status)
 	a.group.add("component versions", work.versions)
 	a.group.add("host status", work.host)
+	a.group.add("alerts", a.alerts)
 
 	if cfg.Agent.DataCleanupInterval > 0 {
 		a.group.add("data cleaner", &DataCleaner{

@@ -90,6 +90,11 @@ func RunDaemon(cfg *config.Config, opts DaemonOptions) int {
 		return fail("%v", err)
 	}
 	defer closeLog()
+	alertsLogger, closeAlertsLog, err := logging.New(logging.Options{File: cfg.AlertsLogFile(), Level: level, JSON: cfg.Logging.Format == "json"})
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer closeAlertsLog()
 	if cfg.Logging.SyslogEnabled {
 		if hook, err := lsyslog.NewSyslogHook("", "", syslog.LOG_INFO|syslog.LOG_LOCAL1, "ambari_agent"); err == nil {
 			logger.AddHook(hook)
@@ -141,7 +146,7 @@ func RunDaemon(cfg *config.Config, opts DaemonOptions) int {
 	signalReady()
 	go boundOutFile(ctx)
 
-	a, err := New(cfg, Options{Logger: logger, Ping: ping})
+	a, err := New(cfg, Options{Logger: logger, AlertsLogger: alertsLogger, Ping: ping})
 	if err != nil {
 		ping.Close()
 		RemovePidFile(cfg.PidFile())
@@ -151,6 +156,7 @@ func RunDaemon(cfg *config.Config, opts DaemonOptions) int {
 	err = a.Run(ctx)
 	if errors.Is(err, ErrRestart) {
 		closeLog()
+		closeAlertsLog()
 		reexec(opts.Args, logger)
 		// reexec returns only if exec failed; fall through to exit 77 so a
 		// supervisor can start us again.

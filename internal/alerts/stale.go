@@ -5,13 +5,12 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
 // StaleAlert is one entry of the heartbeat's "staleAlerts" list.
-type StaleAlert struct {
-	ID        int64 `json:"id"`
-	Timestamp int64 `json:"timestamp"`
-}
+type StaleAlert = protocol.StaleAlert
 
 // staleMonitor is StaleAlertsMonitor: when each definition last produced a
 // result the server received, and which definitions have been silent for

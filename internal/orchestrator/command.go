@@ -476,3 +476,20 @@ func digitsValue(s string) any {
 	}
 	return json.Number(t)
 }
+
+// ClusterConfiguration is the command-style dictionary of a cluster built
+// for no service and no component (ConfigurationBuilder's
+// get_configuration(cluster, None, None)): what alert definitions resolve
+// {{type/key}} placeholders against. The caller owns the result.
+func (o *Orchestrator) ClusterConfiguration(clusterID string) (map[string]any, error) {
+	if !isCluster(clusterID) {
+		return nil, fmt.Errorf("no cluster %q", clusterID)
+	}
+	cmd, err := buildCommand(o.cfg.Caches, map[string]any{"clusterId": clusterID, "serviceName": "", "role": ""}, o.agentParams())
+	if err != nil {
+		return nil, err
+	}
+	delete(cmd, "serviceName")
+	delete(cmd, "role")
+	return cmd, nil
+}

@@ -36,3 +36,7 @@ func resolvePython(env, wrap string) (string, error) {
 	}
 	return p, nil
 }
+
+// Python is the interpreter the orchestrator runs scripts with; other
+// Python helpers of the agent use the same one.
+func (o *Orchestrator) Python() string { return o.cfg.Python }

@@ -1,0 +1,134 @@
+package agent
+
+import (
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/ambari-go/ambari-agent/internal/alerts"
+	"github.com/ambari-go/ambari-agent/internal/alerts/pyhelper"
+	"github.com/ambari-go/ambari-agent/internal/cache"
+	"github.com/ambari-go/ambari-agent/internal/logging"
+	"github.com/ambari-go/ambari-agent/internal/orchestrator"
+	"github.com/ambari-go/ambari-agent/internal/recovery"
+)
+
+// buildAlerts builds the alert framework over the caches, the recovery
+// counters and the link. Alerts log to their own file, ambari-alerts.log,
+// as in the Python agent.
+func (a *Agent) buildAlerts(alertsLog *logrus.Logger, w *workers) *alerts.Manager {
+	cfg := a.cfg
+	return alerts.New(alerts.Config{
+		Definitions:    alertDefinitions{a.caches.AlertDefinitions()},
+		Configurations: &clusterConfigurations{caches: a.caches, orch: w.orch},
+		Recovery:       recoveryCounters{w.recovery},
+		Link:           a.link,
+		PythonConfig: pyhelper.Config{
+			Python:  w.orch.Python(),
+			LibDirs: cfg.Python.LibDirs,
+			WorkDir: cfg.TmpDir(),
+			Debug:   alertsLog.GetLevel() >= logrus.DebugLevel,
+			Log:     logging.Component(alertsLog, "alert_helper"),
+		},
+		Log:             logging.Component(alertsLog, "alerts"),
+		ReportInterval:  cfg.Agent.AlertReportsInterval,
+		GracePeriod:     cfg.Agent.AlertGracePeriod,
+		SendChangesOnly: cfg.Agent.SendAlertChangesOnly,
+		KinitTimeout:    cfg.Agent.AlertKinitTimeout,
+		UseSystemProxy:  cfg.Network.UseSystemProxySettings,
+		TLSProtocol:     cfg.Security.ForceHTTPSProtocol,
+		CACertPath:      cfg.Security.CACertPath,
+		CacheDir:        cfg.Agent.CacheDir,
+		AgentTmpDir:     cfg.TmpDir(),
+	})
+}
+
+// alertDefinitions reads the alert-definitions cache for the scheduler.
+type alertDefinitions struct{ c *cache.AlertDefinitionsCache }
+
+func (d alertDefinitions) AlertDefinitions() ([]alerts.ClusterDefinitions, string) {
+	snap := d.c.Snapshot()
+	var out []alerts.ClusterDefinitions
+	for _, id := range snap.ClusterIDs() {
+		raw, err := json.Marshal(snap.Raw(id))
+		if err != nil {
+			continue
+		}
+		// Definitions that do not decode are skipped (and logged by the
+		// scheduler's caller through the error); the rest still run.
+		cd, _ := alerts.DecodeClusterDefinitions(id, raw)
+		out = append(out, cd)
+	}
+	return out, snap.EventType()
+}
+
+func (d alertDefinitions) Subscribe() (<-chan struct{}, func()) { return d.c.Subscribe() }
+
+// clusterConfigurations gives alert checks the command-style dictionary of
+// a cluster. It is built once per state of the caches, not per check: the
+// checks only read it.
+type clusterConfigurations struct {
+	caches *cache.Store
+	orch   *orchestrator.Orchestrator
+
+	mu   sync.Mutex
+	memo map[string]configMemo
+}
+
+type configMemo struct {
+	topo *cache.TopologySnapshot
+	meta *cache.MetadataSnapshot
+	conf *cache.ConfigurationsSnapshot
+	hlp  *cache.HostLevelParamsSnapshot
+	dict map[string]any
+}
+
+func (c *clusterConfigurations) ClusterConfiguration(clusterID string) (map[string]any, error) {
+	now := configMemo{
+		topo: c.caches.Topology().Snapshot(),
+		meta: c.caches.Metadata().Snapshot(),
+		conf: c.caches.Configurations().Snapshot(),
+		hlp:  c.caches.HostLevelParams().Snapshot(),
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if m, ok := c.memo[clusterID]; ok && m.topo == now.topo && m.meta == now.meta && m.conf == now.conf && m.hlp == now.hlp {
+		return m.dict, nil
+	}
+	dict, err := c.orch.ClusterConfiguration(clusterID)
+	if err != nil {
+		return nil, err
+	}
+	if c.memo == nil {
+		c.memo = map[string]configMemo{}
+	}
+	now.dict = dict
+	c.memo[clusterID] = now
+	return dict, nil
+}
+
+// recoveryCounters adapts the recovery manager's counters to RECOVERY
+// alerts.
+type recoveryCounters struct{ m *recovery.Manager }
+
+func (r recoveryCounters) RecoveryCounters(component string) (alerts.RecoveryCounters, bool) {
+	c, ok := r.m.Counters(component)
+	if !ok {
+		return alerts.RecoveryCounters{}, false
+	}
+	unix := func(s int64) time.Time {
+		if s == 0 {
+			return time.Time{}
+		}
+		return time.Unix(s, 0)
+	}
+	return alerts.RecoveryCounters{
+		Count:                c.Count,
+		LastAttempt:          unix(c.LastAttemptUnix),
+		LastReset:            unix(c.LastResetUnix),
+		LifetimeLimitReached: c.LifetimeLimitReached,
+		Window:               c.Window,
+	}, true
+}
