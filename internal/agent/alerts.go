@@ -2,6 +2,7 @@ package agent
 
 import (
 	"encoding/json"
+	"os"
 	"sync"
 	"time"
 
@@ -42,7 +43,35 @@ func (a *Agent) buildAlerts(alertsLog *logrus.Logger, w *workers) *alerts.Manage
 		CACertPath:      cfg.Security.CACertPath,
 		CacheDir:        cfg.Agent.CacheDir,
 		AgentTmpDir:     cfg.TmpDir(),
+		Minute:          alertMinute(logging.Component(alertsLog, "alerts")),
 	})
+}
+
+// AlertMinuteEnv shortens the unit of alert intervals (definitions say
+// minutes) for end-to-end tests and scale simulation: with
+// AMBARI_AGENT_ALERT_MINUTE=2s a 1-minute alert runs every 2 seconds, and
+// script timeouts and stale-alert limits shrink with it. It is an
+// environment variable, not an ini key, so operators never meet it.
+const AlertMinuteEnv = "AMBARI_AGENT_ALERT_MINUTE"
+
+// minAlertMinute keeps a mistyped value from turning the scheduler into a
+// busy loop.
+const minAlertMinute = 100 * time.Millisecond
+
+// alertMinute reads AlertMinuteEnv (a Go duration); 0 (a real minute) when
+// unset or unusable.
+func alertMinute(log *logrus.Entry) time.Duration {
+	v := os.Getenv(AlertMinuteEnv)
+	if v == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < minAlertMinute {
+		log.Warnf("Ignoring %s=%q: not a duration of at least %s", AlertMinuteEnv, v, minAlertMinute)
+		return 0
+	}
+	log.Warnf("Alert intervals count minutes of %s (%s, a testing aid)", d, AlertMinuteEnv)
+	return d
 }
 
 // alertDefinitions reads the alert-definitions cache for the scheduler.
