@@ -207,7 +207,15 @@ func (c *Cache[S]) apply(body []byte) error {
 	c.cur.Store(s)
 	c.persist(s.snapshot())
 	c.notify()
-	c.log.WithFields(logrus.Fields{"eventType": eventType, "clusters": len(content.ids), "hash": hash}).
-		Info("cache updated")
+	// The hash is shortened: 128 hex digits say nothing more to a reader.
+	short := hash
+	if len(short) > 12 {
+		short = short[:12] + "…"
+	}
+	f := logrus.Fields{"clusters": len(content.ids), "hash": short}
+	if eventType != "" {
+		f["eventType"] = eventType
+	}
+	c.log.WithFields(f).Infof("%s cache updated", c.name)
 	return nil
 }
