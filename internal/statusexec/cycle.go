@@ -110,7 +110,7 @@ func (e *Executor) begin(k checkKey) (start uint64, ok bool) {
 		return 0, false
 	}
 	if e.running[k] != 0 {
-		e.log.WithFields(logrus.Fields{"component": k.component, "command": k.command}).
+		e.log.WithFields(logrus.Fields{"componentName": k.component, "command": k.command}).
 			Debug("Previous status check still running; skipped in this cycle")
 		return 0, false
 	}
@@ -153,7 +153,7 @@ func (e *Executor) cycleCheck(ctx context.Context, k checkKey, start uint64, res
 	slow := time.AfterFunc(e.slowAfter, func() {
 		release()
 		if handed.CompareAndSwap(false, true) {
-			e.log.WithFields(logrus.Fields{"component": k.component, "command": k.command}).
+			e.log.WithFields(logrus.Fields{"componentName": k.component, "command": k.command}).
 				Warnf("Status command still running after %s; the status cycle goes on without it", e.slowAfter)
 			results <- outcome{key: k, slow: true}
 		}
@@ -214,7 +214,7 @@ func (e *Executor) afterCommand(ctx context.Context, k checkKey, start uint64) {
 func (e *Executor) check(ctx context.Context, k checkKey) (status string) {
 	// Built only when something is logged: checks run by the hundred.
 	log := func() *logrus.Entry {
-		return e.log.WithFields(logrus.Fields{"cluster": k.cluster, "component": k.component, "command": k.command})
+		return e.log.WithFields(logrus.Fields{"cluster": k.cluster, "componentName": k.component, "command": k.command})
 	}
 	defer func() {
 		if r := recover(); r != nil {

@@ -323,7 +323,7 @@ func (e *Executor) CommandFinished(clusterID, serviceName, component string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.active {
-		e.log.WithField("component", component).Debug("Status loop not running; no check after the command")
+		e.log.WithField("componentName", component).Debug("Status loop not running; no check after the command")
 		return
 	}
 	f := e.running[k]

@@ -369,3 +369,30 @@ func TestHealth(t *testing.T) {
 		t.Errorf("Health after the limit: %v", err)
 	}
 }
+
+// The logger's "component" field names the agent part that logs (the log
+// layout prints it before the message); a line about a stack component
+// names it in componentName instead of overwriting that field.
+func TestLogLinesKeepTheLoggerComponent(t *testing.T) {
+	st := newStack(t)
+	st.topology("CREATE", cluster{id: "1", local: []string{"A"}})
+	st.metadata("1")
+	st.setState("A", "broken")
+	h := startExecutor(t, st, nil)
+	want(t, h.sender.next(t), "1/A/STATUS=INSTALLED")
+	found := false
+	for _, e := range h.logs.AllEntries() {
+		if e.Data["component"] != "statusexec" {
+			t.Errorf("log line %q has component %v", e.Message, e.Data["component"])
+		}
+		if strings.Contains(e.Message, "Status command for A failed") {
+			found = true
+			if e.Data["componentName"] != "A" {
+				t.Errorf("failure line names component %v", e.Data["componentName"])
+			}
+		}
+	}
+	if !found {
+		t.Error("the failing status script was not logged")
+	}
+}

@@ -31,7 +31,7 @@ func (e *Executor) flush(ctx context.Context, outs []outcome, immediate bool) {
 		// is stale when anything that outdates it happened after its check
 		// began, whichever cycle that was in.
 		if e.touched[o.key.compKey] > o.startGen {
-			e.log.WithFields(logrus.Fields{"component": o.key.component, "status": o.status}).
+			e.log.WithFields(logrus.Fields{"componentName": o.key.component, "status": o.status}).
 				Info("Discarding outdated status before sending")
 			continue
 		}

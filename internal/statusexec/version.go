@@ -165,7 +165,7 @@ dispatch:
 // version runs GET_VERSION for one component; ok only for exit code 0 with
 // a version in the structured output.
 func (v *VersionReporter) version(ctx context.Context, c compKey) (version string, ok bool) {
-	log := v.log.WithFields(logrus.Fields{"cluster": c.cluster, "service": c.service, "component": c.component})
+	log := v.log.WithFields(logrus.Fields{"cluster": c.cluster, "service": c.service, "componentName": c.component})
 	defer func() {
 		if r := recover(); r != nil {
 			log.WithField("panic", fmt.Sprint(r)).Error("GET_VERSION check panicked")
