@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/ambari-go/ambari-agent/internal/atomicfile"
 )
 
 // The report journal keeps every task's latest report on disk from the
@@ -36,7 +38,6 @@ const (
 	journalDirName = "reports"
 	journalPrefix  = "task-"
 	journalSuffix  = ".json"
-	journalTemp    = ".tmp-"
 	journalVersion = 1
 )
 
@@ -76,7 +77,7 @@ func openJournal(prefix string) (*journal, error) {
 		return nil, fmt.Errorf("read report journal %s: %w", dir, err)
 	}
 	for _, de := range ents {
-		if strings.HasPrefix(de.Name(), journalTemp) {
+		if atomicfile.IsTemp(de.Name()) {
 			os.Remove(filepath.Join(dir, de.Name()))
 		}
 	}
@@ -94,37 +95,8 @@ func (j *journal) write(taskID int64, rec *journalRecord) error {
 	if err != nil {
 		return fmt.Errorf("journal task %d: %w", taskID, err)
 	}
-	// CreateTemp makes the file 0600.
-	f, err := os.CreateTemp(j.dir, journalTemp+strconv.FormatInt(taskID, 10)+"-*")
-	if err != nil {
+	if err := atomicfile.Write(j.path(taskID), data, 0o600); err != nil {
 		return fmt.Errorf("journal task %d: %w", taskID, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, j.path(taskID))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("journal task %d: %w", taskID, err)
-	}
-	return j.syncDir()
-}
-
-func (j *journal) syncDir() error {
-	d, err := os.Open(j.dir)
-	if err != nil {
-		return fmt.Errorf("sync report journal: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync report journal: %w", err)
 	}
 	return nil
 }

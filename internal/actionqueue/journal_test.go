@@ -1,6 +1,8 @@
 package actionqueue
 
 import (
+	"github.com/ambari-go/ambari-agent/internal/atomicfile"
+
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -32,7 +34,7 @@ func (e *env) journaled() map[int]journalRecord {
 		if cleanerPattern.MatchString(de.Name()) {
 			e.t.Errorf("journal file %s matches the data cleaner's pattern", de.Name())
 		}
-		if strings.HasPrefix(de.Name(), journalTemp) {
+		if atomicfile.IsTemp(de.Name()) {
 			continue // being written
 		}
 		info, err := de.Info()

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/ambari-go/ambari-agent/internal/atomicfile"
 )
 
 // Files: <dir>/<name>.json (the clusters object, indent 2, clusters in the
@@ -36,7 +38,9 @@ func (c *Cache[S]) load() S {
 		s, _ := c.build(empty, c.log)
 		return s
 	}
-	c.removeTemps()
+	for _, p := range atomicfile.RemoveTemps(c.dir) {
+		c.log.WithField("file", p).Info("removed temp file left by an interrupted write")
+	}
 	base, err := c.readFiles()
 	if err != nil {
 		c.log.WithError(err).Warn("cannot load saved cache; starting empty")
@@ -110,20 +114,18 @@ func (c *Cache[S]) save(s *Snapshot) error {
 	if err := os.Remove(c.hashPath()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	if err := syncDir(c.dir); err != nil {
-		return err
-	}
+	atomicfile.SyncDir(c.dir)
 	data, err := encodeClusters(s.content)
 	if err != nil {
 		return fmt.Errorf("encode: %w", err)
 	}
-	if err := writeFileAtomic(c.jsonPath(), data); err != nil {
+	if err := atomicfile.Write(c.jsonPath(), data, fileMode); err != nil {
 		return err
 	}
 	if !s.hasHash {
 		return nil
 	}
-	return writeFileAtomic(c.hashPath(), []byte(s.hash))
+	return atomicfile.Write(c.hashPath(), []byte(s.hash), fileMode)
 }
 
 // encodeClusters writes the clusters object with indent 2 in the clusters'
@@ -154,70 +156,4 @@ func encodeClusters(s clusterSet) ([]byte, error) {
 	}
 	buf.WriteByte('}')
 	return buf.Bytes(), nil
-}
-
-// tempPattern names temp files ".<file>.tmp-*" (hidden, and recognisable for
-// cleanup after a crash).
-func tempPattern(path string) string {
-	base := filepath.Base(path)
-	if base[0] != '.' {
-		base = "." + base
-	}
-	return base + ".tmp-*"
-}
-
-func (c *Cache[S]) removeTemps() {
-	for _, p := range []string{c.jsonPath(), c.hashPath()} {
-		matches, _ := filepath.Glob(filepath.Join(c.dir, tempPattern(p)))
-		for _, m := range matches {
-			if err := os.Remove(m); err == nil {
-				c.log.WithField("file", m).Info("removed temp file left by an interrupted write")
-			}
-		}
-	}
-}
-
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, tempPattern(path))
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			os.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(fileMode); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err = f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
 }

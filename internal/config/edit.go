@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/ambari-go/ambari-agent/internal/atomicfile"
 )
 
 // SetServerHostname changes the value of `hostname` in the [server] section
@@ -54,7 +55,7 @@ func SetServerHostname(path, host string) (old string, err error) {
 	if err != nil {
 		return "", err
 	}
-	return old, writeAtomic(path, bytes.Join(lines, nil), st.Mode().Perm())
+	return old, atomicfile.Write(path, bytes.Join(lines, nil), st.Mode().Perm())
 }
 
 func cutKey(line string) (key, value string, ok bool) {
@@ -63,30 +64,4 @@ func cutKey(line string) (key, value string, ok bool) {
 		return "", "", false
 	}
 	return strings.TrimSpace(line[:i]), strings.TrimSpace(line[i+1:]), true
-}
-
-// writeAtomic replaces path with data through a temp file and a rename, so
-// a crash leaves either the old or the new file, never a truncated one.
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

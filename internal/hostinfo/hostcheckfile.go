@@ -1,6 +1,8 @@
 package hostinfo
 
 import (
+	"github.com/ambari-go/ambari-agent/internal/atomicfile"
+
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,26 +34,7 @@ func (h *HostInfo) WriteHostCheckResult(env protocol.AgentEnv) error {
 	}
 	path := filepath.Join(h.cfg.Prefix, HostCheckFile)
 	data := renderHostCheck(env, time.Now(), h.stackRootEntries())
-	tmp, err := os.CreateTemp(h.cfg.Prefix, "."+HostCheckFile+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(path, data, 0o644)
 }
 
 // stackRootEntries lists what under /usr/hdp HostCleanup may remove: "current"

@@ -3,13 +3,14 @@ package recovery
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/ambari-go/ambari-agent/internal/atomicfile"
 )
 
 // StateFileName is the file in the agent's data dir ([agent] prefix) that
@@ -79,46 +80,15 @@ func (m *Manager) saveState(b []byte, gen uint64) {
 	if gen <= m.saved {
 		return
 	}
-	if err := writeFileAtomic(m.cfg.StateFile, b); err != nil {
+	err := os.MkdirAll(filepath.Dir(m.cfg.StateFile), 0o755)
+	if err == nil {
+		err = atomicfile.Write(m.cfg.StateFile, b, 0o600)
+	}
+	if err != nil {
 		m.log.WithError(err).Warn("could not save the recovery counters; they will not survive a restart")
 		return
 	}
 	m.saved = gen
-}
-
-// writeFileAtomic replaces path with data so that a crash leaves either the
-// old or the new content: temp file in the same dir, fsync, rename, fsync
-// of the dir.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	name := tmp.Name()
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(name, path)
-	}
-	if err != nil {
-		os.Remove(name)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		// Best effort: some filesystems refuse to fsync a directory.
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
 }
 
 // loadState restores the counters of the previous run. Records whose last

@@ -1,6 +1,8 @@
 package security
 
 import (
+	"github.com/ambari-go/ambari-agent/internal/atomicfile"
+
 	"bytes"
 	"context"
 	"crypto"
@@ -16,7 +18,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 )
 
 // KeyBits is the size of the RSA key generated for the agent.
@@ -228,35 +229,9 @@ func exists(path string) bool {
 	return !errors.Is(err, fs.ErrNotExist)
 }
 
-// writeFile replaces path atomically with data and the given mode, so that a
-// crash never leaves a half-written key or certificate behind and a key
-// never exists with a wider mode than 0600.
+// writeFile replaces path atomically, so that a crash never leaves a
+// half-written key or certificate behind and a key never exists with a
+// wider mode than 0600.
 func writeFile(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			_ = os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	ok = true
-	return nil
+	return atomicfile.Write(path, data, mode)
 }

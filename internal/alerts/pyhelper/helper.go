@@ -1,6 +1,8 @@
 package pyhelper
 
 import (
+	"github.com/ambari-go/ambari-agent/internal/atomicfile"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -475,18 +477,7 @@ func (h *Helper) script() (string, error) {
 	if b, err := os.ReadFile(path); err == nil && bytes.Equal(b, helperSource) {
 		return path, nil
 	}
-	tmp, err := os.CreateTemp(dir, ".pyhelper-*")
-	if err != nil {
-		return "", fmt.Errorf("write helper: %w", err)
-	}
-	_, werr := tmp.Write(helperSource)
-	cerr := tmp.Close()
-	if werr != nil || cerr != nil {
-		os.Remove(tmp.Name())
-		return "", fmt.Errorf("write helper %s: %w", tmp.Name(), errors.Join(werr, cerr))
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
+	if err := atomicfile.Write(path, helperSource, 0o600); err != nil {
 		return "", fmt.Errorf("write helper: %w", err)
 	}
 	return path, nil
