@@ -47,46 +47,57 @@ func topologyUpdate(cur, ev clusterSet, _ *logrus.Entry) (clusterSet, error) {
 	return next, nil
 }
 
+// upsertHosts merges hosts by hostId: a known host's fields are overwritten
+// by the update's (shallowly), an unknown one is appended.
 func upsertHosts(existing, updates any) ([]any, error) {
+	return upsertByID(existing, updates, "hostId", "hosts", "host entry", func(old, upd map[string]any) map[string]any {
+		m := shallowCopy(old)
+		for k, v := range upd {
+			m[k] = v
+		}
+		return m
+	})
+}
+
+// upsertByID merges a list of objects keyed by idField: each update is
+// combined with the element of the same id, or appended. The existing list
+// is not modified.
+func upsertByID(existing, updates any, idField, listName, itemName string, combine func(old, upd map[string]any) map[string]any) ([]any, error) {
 	ups, ok := listOf(updates)
 	if !ok {
-		return nil, fmt.Errorf("hosts is not a list")
+		return nil, fmt.Errorf("%s is not a list", listName)
 	}
 	list, ok := listOf(existing)
 	if !ok {
-		return nil, fmt.Errorf("cached hosts is not a list")
+		return nil, fmt.Errorf("cached %s is not a list", listName)
 	}
 	out := make([]any, len(list), len(list)+len(ups))
 	copy(out, list)
 	index := make(map[string]int, len(out))
-	for i, h := range out {
-		if hm, ok := h.(map[string]any); ok {
-			if k, ok := idKey(hm["hostId"]); ok {
+	for i, e := range out {
+		if em, ok := e.(map[string]any); ok {
+			if k, ok := idKey(em[idField]); ok {
 				if _, seen := index[k]; !seen {
 					index[k] = i
 				}
 			}
 		}
 	}
-	for _, h := range ups {
-		hm, ok := h.(map[string]any)
+	for _, u := range ups {
+		um, ok := u.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("host entry is not an object")
+			return nil, fmt.Errorf("%s is not an object", itemName)
 		}
-		k, ok := idKey(hm["hostId"])
+		k, ok := idKey(um[idField])
 		if !ok {
-			return nil, fmt.Errorf("host entry without a hostId")
+			return nil, fmt.Errorf("%s without a %s", itemName, idField)
 		}
 		if i, found := index[k]; found {
-			m := shallowCopy(out[i].(map[string]any))
-			for kk, vv := range hm {
-				m[kk] = vv
-			}
-			out[i] = m
+			out[i] = combine(out[i].(map[string]any), um)
 			continue
 		}
 		index[k] = len(out)
-		out = append(out, hm)
+		out = append(out, um)
 	}
 	return out, nil
 }
@@ -424,44 +435,12 @@ func alertDefinitionsUpdate(cur, ev clusterSet, _ *logrus.Entry) (clusterSet, er
 	return next, nil
 }
 
+// upsertDefinitions replaces definitions by definitionId and appends
+// unknown ones.
 func upsertDefinitions(existing, updates any) ([]any, error) {
-	ups, ok := listOf(updates)
-	if !ok {
-		return nil, fmt.Errorf("alertDefinitions is not a list")
-	}
-	list, ok := listOf(existing)
-	if !ok {
-		return nil, fmt.Errorf("cached alertDefinitions is not a list")
-	}
-	out := make([]any, len(list), len(list)+len(ups))
-	copy(out, list)
-	index := make(map[string]int, len(out))
-	for i, d := range out {
-		if dm, ok := d.(map[string]any); ok {
-			if k, ok := idKey(dm["definitionId"]); ok {
-				if _, seen := index[k]; !seen {
-					index[k] = i
-				}
-			}
-		}
-	}
-	for _, d := range ups {
-		dm, ok := d.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("alert definition is not an object")
-		}
-		k, ok := idKey(dm["definitionId"])
-		if !ok {
-			return nil, fmt.Errorf("alert definition without a definitionId")
-		}
-		if i, found := index[k]; found {
-			out[i] = dm
-			continue
-		}
-		index[k] = len(out)
-		out = append(out, dm)
-	}
-	return out, nil
+	return upsertByID(existing, updates, "definitionId", "alertDefinitions", "alert definition", func(_, upd map[string]any) map[string]any {
+		return upd
+	})
 }
 
 // alertDefinitionsDelete: {} deletes the cluster; otherwise each listed
