@@ -62,7 +62,10 @@
 //   - A METRIC value expression that does not compile makes each run
 //     UNKNOWN with the SyntaxError text; Python drops the definition at load.
 //   - The stale check uses the scheduler's interval rule (missing or < 1 is
-//     1 minute) and forgets deleted definitions.
+//     1 minute), forgets deleted definitions, and counts a result when it is
+//     produced rather than when a report cycle drains it (Python drains only
+//     while registered, so alerts that ran through a server outage are
+//     reported stale right after it).
 //   - HTTP checks do not keep connections alive and follow at most 10
 //     Refresh-header hops (Python: unbounded).
 //

@@ -131,7 +131,6 @@ func (m *Manager) reportCycle(ctx context.Context) {
 	snap := m.defs.Load()
 	m.rep.forget(snap)
 	results := m.collector.drain()
-	m.stale.executed(results)
 	if len(results) == 0 {
 		return
 	}

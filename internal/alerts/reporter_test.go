@@ -225,13 +225,40 @@ func TestStaleAlerts(t *testing.T) {
 	if s := e.m.StaleAlerts(); !reflect.DeepEqual(s, want) {
 		t.Fatalf("disabled definition: %v", s)
 	}
-	// A reported result of "one" makes it fresh again.
-	e.m.stale.executed([]Result{{DefinitionID: 1, Timestamp: now.UnixMilli()}})
+	// A result of "one" makes it fresh again.
+	e.m.stale.ran(Result{DefinitionID: 1, Timestamp: now.UnixMilli()})
 	if s := e.m.StaleAlerts(); !reflect.DeepEqual(s, []StaleAlert{{ID: 3, Timestamp: 1700000000000}}) {
 		t.Fatalf("after a result: %v", s)
 	}
 	b, _ := json.Marshal(e.m.StaleAlerts())
 	if string(b) != `[{"id":3,"timestamp":1700000000000}]` {
 		t.Fatalf("json %s", b)
+	}
+}
+
+// TestAlertsRunningWhileUnregisteredAreNotStale: while the agent is not
+// registered no report cycle runs, but the alerts still produce results;
+// they must not be listed as stale when the heartbeats resume.
+func TestAlertsRunningWhileUnregisteredAreNotStale(t *testing.T) {
+	const minute = 100 * time.Millisecond
+	e := newEnv(t, func(c *Config) { c.Minute = minute; c.ReportInterval = minute })
+	e.link.mu.Lock()
+	e.link.registered = false
+	e.link.mu.Unlock()
+	e.defs.set("CREATE", cluster(t, "2", "h1", map[string]any{"staleIntervalMultiplier": 2}, recoveryDef(1, "one", 1)))
+	e.start()
+	e.waitResult("one", 10*time.Second)
+	if s := e.m.StaleAlerts(); s != nil {
+		t.Fatalf("stale after its first result: %v", s)
+	}
+	// Six intervals, three times the stale limit, with results all along.
+	if n := len(e.resultTimes("one", 6*minute)); n < 3 {
+		t.Fatalf("%d results in 6 intervals", n)
+	}
+	if s := e.m.StaleAlerts(); s != nil {
+		t.Fatalf("a definition that kept producing results is stale: %v", s)
+	}
+	if n := len(e.link.sent); n != 0 {
+		t.Fatalf("%d reports sent while unregistered", n)
 	}
 }

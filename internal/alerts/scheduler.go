@@ -251,6 +251,7 @@ func (s *scheduler) launch(ctx context.Context, j *job, scheduled time.Time) {
 			return
 		}
 		s.m.collector.put(res)
+		s.m.stale.ran(res)
 		if s.m.onResult != nil {
 			s.m.onResult(res)
 		}

@@ -13,12 +13,12 @@ import (
 type StaleAlert = protocol.StaleAlert
 
 // staleMonitor is StaleAlertsMonitor: when each definition last produced a
-// result the server received, and which definitions have been silent for
+// result, and which definitions have been silent for
 // interval × staleIntervalMultiplier.
 type staleMonitor struct {
 	mu sync.Mutex
-	// lastRun is definitionId -> epoch seconds of the last drained result
-	// (or of when the definition was first seen).
+	// lastRun is definitionId -> epoch seconds of the last result (or of
+	// when the definition was first seen).
 	lastRun map[int64]float64
 	// reported remembers which definitions are currently stale, so the
 	// transition is logged once instead of at every heartbeat.
@@ -29,16 +29,15 @@ func newStaleMonitor() *staleMonitor {
 	return &staleMonitor{lastRun: map[int64]float64{}, reported: map[int64]bool{}}
 }
 
-// executed records drained results.
-func (s *staleMonitor) executed(results []Result) {
-	if len(results) == 0 {
-		return
-	}
+// ran records a result as it is produced. Deliberate difference: Python
+// records results when its reporter drains them, which it does only while
+// registered, so after a server outage longer than interval ×
+// staleIntervalMultiplier the first heartbeat lists every alert that kept
+// running throughout as stale.
+func (s *staleMonitor) ran(r Result) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, r := range results {
-		s.lastRun[r.DefinitionID] = float64(r.Timestamp) / 1000
-	}
+	s.lastRun[r.DefinitionID] = float64(r.Timestamp) / 1000
+	s.mu.Unlock()
 }
 
 // prune forgets definitions that no longer exist (Python keeps them
