@@ -50,7 +50,7 @@ with open(args[3], "w") as f:
 //
 //	go test -run '^$' -bench CommandLatency -benchtime=200x ./internal/e2e/
 func BenchmarkCommandLatency(b *testing.B) {
-	res := cmdStampResources(b)
+	res := cmdCopyResources(b, map[string]string{"stacks/DEMO/1.0/services/DEMO/package/scripts/e2e_stamp.py": cmdStampScript})
 	py := cmdPython(b)
 	s := startSim(b, demoScenario(b), func(c *sim.Config) { c.ResourcesDir = res })
 	// Periodic status checks off: they would run Python beside the
@@ -129,9 +129,9 @@ func BenchmarkCommandLatency(b *testing.B) {
 		used, user, sys, hz, perCmd*1000, perCmdNet*1000, idleRate, rss(pid))
 }
 
-// cmdStampResources is a copy of testdata/resources with the stamp script
-// added to the DEMO package.
-func cmdStampResources(t testing.TB) string {
+// cmdCopyResources copies testdata/resources to a new directory and adds
+// files (path relative to the resources root -> content).
+func cmdCopyResources(t testing.TB, files map[string]string) string {
 	t.Helper()
 	src := filepath.Join(repoRoot, "testdata/resources")
 	dst := t.TempDir()
@@ -159,7 +159,9 @@ func cmdStampResources(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(dst, "stacks/DEMO/1.0/services/DEMO/package/scripts/e2e_stamp.py"), []byte(cmdStampScript))
+	for rel, content := range files {
+		writeFile(t, filepath.Join(dst, rel), []byte(content))
+	}
 	return dst
 }
 

@@ -117,6 +117,15 @@ func TestCommandInstallAndStartDemoServer(t *testing.T) {
 		if alp, _ := cmd["agentLevelParams"].(map[string]any); alp["hostname"] != a.Name {
 			t.Errorf("agentLevelParams %v", alp)
 		}
+		if alp, _ := cmd["ambariLevelParams"].(map[string]any); alp["jdk_location"] != s.ResourcesURL() {
+			t.Errorf("ambariLevelParams %v: jdk_location is not %s", alp, s.ResourcesURL())
+		}
+		if h, _ := s.HostState(a.Name); fmt.Sprint(cmd["requiredConfigTimestamp"]) != strconv.FormatInt(h.ConfigTimestamp, 10) {
+			t.Errorf("requiredConfigTimestamp %v, the host's configurations are of %d", cmd["requiredConfigTimestamp"], h.ConfigTimestamp)
+		}
+		if !cmdHas(cmdList(cmd["localComponents"]), "DEMO_SERVER") {
+			t.Errorf("localComponents %v", cmd["localComponents"])
+		}
 		if cmd["roleCommand"] != "START" || cmd["clusterName"] != "demo" {
 			t.Errorf("command file: roleCommand %v, clusterName %v", cmd["roleCommand"], cmd["clusterName"])
 		}
@@ -598,6 +607,23 @@ func TestCommandAgentKilled(t *testing.T) {
 	// Scripts run in process groups of their own: killing the agent does
 	// not kill them, just as with the Python agent.
 	t.Logf("processes of the command still running after the agent was killed: %v of %v", cmdAlive(pids), pids)
+
+	t.Run("stopped", func(t *testing.T) {
+		// A clean stop leaves the script running too; the command is
+		// reported the same way after the start.
+		sl := newCmdSleeper(t, nil)
+		id := e.send(sl.spec)
+		sl.pids(t, e.ctx)
+		e.running(id)
+		a.Stop()
+		a.Start()
+		r := cmdFinal(t, e.done(id), protocol.StatusFailed)
+		if !strings.Contains(cmdText(r.Stderr), actionqueue.RestartedMessage) {
+			t.Errorf("stderr %q lacks %q", cmdText(r.Stderr), actionqueue.RestartedMessage)
+		}
+		// And the restarted agent runs commands.
+		cmdFinal(t, e.done(e.send(sim.CommandSpec{Component: "DEMO_CLIENT", RoleCommand: "INSTALL"})), protocol.StatusCompleted)
+	})
 }
 
 // reportStatus is the status of task id in a commands_status record ("" if
@@ -761,4 +787,91 @@ func TestCommandActionAndBackground(t *testing.T) {
 			t.Errorf("%v survived the cancel", alive)
 		}
 	})
+}
+
+// TestCommandScriptsFollowServer: the agent runs the scripts the server
+// serves: a changed package is fetched again after the next registration
+// (each directory is checked once per registration), files gone from the
+// server are gone from the cache, and with agent.auto.cache.update=false
+// nothing is fetched.
+func TestCommandScriptsFollowServer(t *testing.T) {
+	const script = "stacks/DEMO/1.0/services/TESTKIT/package/scripts/e2e_version.py"
+	const extra = "stacks/DEMO/1.0/services/TESTKIT/package/scripts/e2e_extra.py"
+	version := func(v string) string { return "print('script " + v + "')\n" }
+	res := cmdCopyResources(t, map[string]string{script: version("v1"), extra: "pass\n"})
+	s := startSim(t, demoScenario(t), func(c *sim.Config) { c.ResourcesDir = res })
+	a := newAgent(t, s, "e2e-cmd-cache", nil)
+	a.Start()
+	e := &cmdEnv{t: t, s: s, a: a, ctx: ctxFor(t, 60*time.Second)}
+	st, err := s.WaitReady(e.ctx, a.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func() string {
+		t.Helper()
+		id := e.send(sim.CommandSpec{Component: "FLAKY", RoleCommand: "CUSTOM_COMMAND", CustomCommand: "SHOW",
+			Script: "scripts/e2e_version.py"})
+		return cmdText(cmdFinal(t, e.done(id), protocol.StatusCompleted).Stdout)
+	}
+	if out := run(); !strings.Contains(out, "script v1") {
+		t.Fatalf("stdout %q", out)
+	}
+	cached := a.Path("var/lib/ambari-agent/cache/" + extra)
+	if _, err := os.Stat(cached); err != nil {
+		t.Fatal(err)
+	}
+
+	writeFile(t, filepath.Join(res, script), []byte(version("v2, changed")))
+	os.Remove(filepath.Join(res, extra))
+	if out := run(); !strings.Contains(out, "script v1") {
+		t.Errorf("stdout %q: the package was checked again within one registration", out)
+	}
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WaitHost(e.ctx, a.Name, func(h sim.HostState) bool { return h.Ready && h.Registrations > st.Registrations }); err != nil {
+		t.Fatal(err)
+	}
+	if out := run(); !strings.Contains(out, "script v2, changed") {
+		t.Errorf("stdout %q: the changed package was not fetched after the registration", out)
+	}
+	if _, err := os.Stat(cached); err == nil {
+		t.Errorf("%s is still in the cache, though gone from the server", extra)
+	}
+}
+
+// TestCommandNoCacheUpdate: with agent.auto.cache.update=false the agent
+// fetches nothing and runs what is in its cache.
+func TestCommandNoCacheUpdate(t *testing.T) {
+	sc := demoScenario(t)
+	sc.AgentConfig = sim.StringMap{"agent.auto.cache.update": "false"}
+	s := startSim(t, sc, nil)
+	a := newAgent(t, s, "e2e-cmd-nocache", nil)
+	a.Start()
+	e := &cmdEnv{t: t, s: s, a: a, ctx: ctxFor(t, 60*time.Second)}
+	if _, err := s.WaitReady(e.ctx, a.Name); err != nil {
+		t.Fatal(err)
+	}
+	spec := sim.CommandSpec{Component: "DEMO_CLIENT", RoleCommand: "INSTALL"}
+	r := cmdFinal(t, e.done(e.send(spec)), protocol.StatusFailed)
+	if !strings.Contains(cmdText(r.Stderr), "demo_client.py does not exist") {
+		t.Errorf("stderr %q", cmdText(r.Stderr))
+	}
+	if _, err := os.Stat(a.Path("var/lib/ambari-agent/cache/stacks")); err == nil {
+		t.Errorf("the agent fetched scripts although told not to")
+	}
+	// An operator puts the stack in place by hand.
+	src := filepath.Join(repoRoot, "testdata/resources")
+	for _, dir := range []string{"stacks/DEMO/1.0/services/DEMO/package/scripts", "stack-hooks/before-INSTALL/scripts", "stack-hooks/after-INSTALL/scripts"} {
+		if err := os.CopyFS(a.Path("var/lib/ambari-agent/cache/"+dir), os.DirFS(filepath.Join(src, dir))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r = cmdFinal(t, e.done(e.send(spec)), protocol.StatusCompleted)
+	if !strings.Contains(cmdText(r.Stdout), "Configured DEMO_CLIENT") {
+		t.Errorf("stdout %q", cmdText(r.Stdout))
+	}
 }
