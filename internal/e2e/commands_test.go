@@ -429,18 +429,24 @@ func TestCommandRetries(t *testing.T) {
 		CommandParams: sim.StringMap{"state_file": state, "fail_times": "100",
 			"command_retry_enabled": "true", "max_duration_for_retries": "14"}})
 
-	// The attempts' start times, as seen by watching the state file the
-	// script bumps first thing.
-	var starts []time.Time
-	seen := 0
+	// When each attempt started (the script bumps the state file first
+	// thing) and ended (its last line reaches the output file as it
+	// exits), watched from here.
+	var starts, ends []time.Time
+	out := e.dataFile("output", id, ".txt")
 	var task sim.TaskState
 	for {
+		now := time.Now()
 		if b, err := os.ReadFile(state); err == nil {
-			if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > seen {
-				for ; seen < n; seen++ {
-					starts = append(starts, time.Now())
+			if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				for len(starts) < n {
+					starts = append(starts, now)
 				}
 			}
+		}
+		b, _ := os.ReadFile(out)
+		for len(ends) < len(starts) && strings.Contains(string(b), "attempt "+strconv.Itoa(len(ends)+1)+" fails") {
+			ends = append(ends, now)
 		}
 		var ok bool
 		if task, ok = e.s.Task(id); ok && cmdTaskEnded(task.Status) {
@@ -448,28 +454,32 @@ func TestCommandRetries(t *testing.T) {
 		}
 		select {
 		case <-e.ctx.Done():
-			t.Fatalf("the command never ended; %d attempts so far", seen)
+			t.Fatalf("the command never ended; %d attempts so far", len(starts))
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 	r := cmdFinal(t, task, protocol.StatusFailed)
 	b, _ := os.ReadFile(state)
 	attempts, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	var gaps []time.Duration
+	if attempts != 4 || len(starts) != 4 || len(ends) != 4 {
+		t.Fatalf("%d attempts (%d starts, %d ends seen), want 4", attempts, len(starts), len(ends))
+	}
+	// The waits between one attempt's end and the next one's start: 2, 4,
+	// then what is left of the budget (8 s less the whole seconds the
+	// attempts took, so more than 4 unless they took seconds each).
+	var gaps, waits []time.Duration
 	for i := 1; i < len(starts); i++ {
 		gaps = append(gaps, starts[i].Sub(starts[i-1]).Round(10*time.Millisecond))
+		waits = append(waits, starts[i].Sub(ends[i-1]).Round(10*time.Millisecond))
 	}
-	t.Logf("%d attempts; gaps between their starts: %v", attempts, gaps)
-	if attempts != 4 || len(starts) != 4 {
-		t.Fatalf("%d attempts (%d seen), want 4", attempts, len(starts))
-	}
-	for i := 1; i < len(gaps); i++ {
-		if gaps[i] <= gaps[i-1] {
-			t.Errorf("gap %d (%s) is not longer than gap %d (%s)", i+1, gaps[i], i, gaps[i-1])
+	t.Logf("%d attempts; between their starts: %v; waits from one's end to the next one's start: %v", attempts, gaps, waits)
+	for i := 1; i < len(waits); i++ {
+		if waits[i] <= waits[i-1] {
+			t.Errorf("wait %d (%s) is not longer than wait %d (%s)", i+1, waits[i], i, waits[i-1])
 		}
 	}
-	if gaps[0] < 2*time.Second {
-		t.Errorf("the first retry came %s after the first attempt, before the 2 s delay", gaps[0])
+	if waits[0] < 2*time.Second {
+		t.Errorf("the first retry came %s after the first attempt ended, before the 2 s delay", waits[0])
 	}
 	if !strings.HasSuffix(cmdText(r.Stdout), "\n\nCommand failed after 4 tries\n") {
 		t.Errorf("stdout %q", cmdText(r.Stdout))
@@ -477,26 +487,25 @@ func TestCommandRetries(t *testing.T) {
 	if r.ExitCode == nil || *r.ExitCode != 1 {
 		t.Errorf("exit code %s, want the script's 1", cmdCode(r.ExitCode))
 	}
-	// Retries append to the output files.
-	out, _ := os.ReadFile(e.dataFile("output", id, ".txt"))
+	// Retries append to the output file, and the report has it all.
 	for i := 1; i <= 4; i++ {
-		if !strings.Contains(string(out), "attempt "+strconv.Itoa(i)+" fails") {
-			t.Errorf("output file lacks attempt %d: %q", i, out)
+		if !strings.Contains(cmdText(r.Stdout), "attempt "+strconv.Itoa(i)+" fails") {
+			t.Errorf("stdout lacks attempt %d: %q", i, cmdText(r.Stdout))
 		}
 	}
 }
 
-// TestCommandsInParallel: with parallel_execution=1 two retry-enabled
-// commands run at the same time.
+// TestCommandsInParallel: with parallel_execution=1 retry-enabled commands
+// run at the same time, at most parallel_execution_limit of them.
 func TestCommandsInParallel(t *testing.T) {
-	e := startCmdEnv(t, "e2e-cmd-parallel", Ini{"agent": {"parallel_execution": "1"}}, 60*time.Second)
+	e := startCmdEnv(t, "e2e-cmd-parallel", Ini{"agent": {"parallel_execution": "1", "parallel_execution_limit": "2"}}, 60*time.Second)
 	retry := sim.StringMap{"command_retry_enabled": "true", "max_duration_for_retries": "60"}
-	one, two := newCmdSleeper(t, retry), newCmdSleeper(t, retry)
-	sent, err := e.s.SendCommand(e.a.Name, one.spec, two.spec)
+	one, two, three := newCmdSleeper(t, retry), newCmdSleeper(t, retry), newCmdSleeper(t, retry)
+	sent, err := e.s.SendCommand(e.a.Name, one.spec, two.spec, three.spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id1, id2 := sent.TaskIDs[0], sent.TaskIDs[1]
+	id1, id2, id3 := sent.TaskIDs[0], sent.TaskIDs[1], sent.TaskIDs[2]
 	// Both trees run at once, and the server sees both IN_PROGRESS before
 	// either ended.
 	pids := append(one.pids(t, e.ctx), two.pids(t, e.ctx)...)
@@ -508,7 +517,22 @@ func TestCommandsInParallel(t *testing.T) {
 		t.Fatalf("statuses %s and %s, want both IN_PROGRESS", t1.Status, t2.Status)
 	}
 	t.Logf("second command started %s after the first", t2.StartedAt.Sub(t1.StartedAt).Round(time.Millisecond))
-	for _, id := range sent.TaskIDs {
+	// The third waits for a free slot.
+	time.Sleep(time.Second)
+	if t3, _ := e.s.Task(id3); t3.Status != sim.TaskQueued {
+		t.Errorf("third command %s while two run with a limit of 2", t3.Status)
+	}
+	if _, err := os.Stat(three.pidsFile); err == nil {
+		t.Errorf("the third command runs beyond the limit")
+	}
+	if err := e.s.Cancel(id1, "done"); err != nil {
+		t.Fatal(err)
+	}
+	pids = append(pids, three.pids(t, e.ctx)...)
+	if t3 := e.running(id3); t3.Status != protocol.StatusInProgress {
+		t.Errorf("third command %s once a slot was free", t3.Status)
+	}
+	for _, id := range []int64{id2, id3} {
 		if err := e.s.Cancel(id, "done"); err != nil {
 			t.Fatal(err)
 		}
@@ -523,8 +547,8 @@ func TestCommandsInParallel(t *testing.T) {
 	if alive := cmdAlive(pids); len(alive) > 0 {
 		t.Errorf("%v survived the cancels", alive)
 	}
-	if len(cmdLogLines(e.a, "Kicking off a goroutine for the retry-enabled command")) != 2 {
-		t.Errorf("the agent log does not show two parallel starts")
+	if n := len(cmdLogLines(e.a, "Kicking off a goroutine for the retry-enabled command")); n != 3 {
+		t.Errorf("the agent log shows %d parallel starts, want 3", n)
 	}
 }
 
@@ -748,6 +772,27 @@ func TestCommandActionAndBackground(t *testing.T) {
 		}
 		if ip := cmdInProgress(task); len(ip) == 0 || ip[0].TmpOut == "" {
 			t.Errorf("no form A report: %+v", ip)
+		}
+	})
+
+	t.Run("no-cluster", func(t *testing.T) {
+		// An action bound to no cluster (clusterId "-1"), as host checks
+		// are: reported under "-1".
+		since := e.s.LastSeq()
+		id := e.send(sim.CommandSpec{RoleCommand: "ACTIONEXECUTE", Action: "demo_action", Cluster: "-1"})
+		r := cmdFinal(t, e.done(id), protocol.StatusCompleted)
+		if r.ClusterID != "-1" || !strings.Contains(cmdText(r.Stdout), "hello from demo_action") {
+			t.Errorf("report: clusterId %q, stdout %q", r.ClusterID, cmdText(r.Stdout))
+		}
+		rec, err := e.s.WaitRecord(e.ctx, sim.Query{Host: a.Name, Destination: protocol.ReportsCommandsStatus, Since: since}, func(rec sim.Record) bool {
+			return reportStatus(rec, id) == protocol.StatusCompleted
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep protocol.CommandsStatusReport
+		if rec.Decode(&rep) != nil || len(rep.Clusters["-1"]) == 0 {
+			t.Errorf("the report is not filed under cluster -1: %s", rec.Body)
 		}
 	})
 
