@@ -224,3 +224,33 @@ func TestIdleCycleDoesNothing(t *testing.T) {
 		t.Errorf("idle cycle sent %d messages", n)
 	}
 }
+
+// A periodic cycle that comes before the immediate send of a starting
+// command's report sends form A, not the output so far: the server always
+// sees the file paths first. Later cycles send form B.
+func TestPeriodicCycleSendsFormAFirst(t *testing.T) {
+	sender := newRecSender()
+	s, err := newStatusStore(storeConfig{maxEntries: 10, sender: sender, log: discardLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	files := orchestrator.TaskFiles{Out: dir + "/output-5.txt", Err: dir + "/errors-5.txt",
+		StructuredOut: dir + "/structured-out-5.json", ReportedStructuredOut: dir + "/structured-out-5.json"}
+	c := &command{typ: protocol.ExecutionCommand, taskID: 5, taskKey: "5", actionID: "1-0", clusterID: "2",
+		role: "R", roleCommand: "START", serviceName: "S", raw: map[string]any{}}
+	s.put(c, files, formA(c, files))
+
+	s.sendPending(context.Background(), true)
+	s.sendPending(context.Background(), true)
+	reps := reportsOf(sender.all(), 5)
+	if len(reps) != 2 {
+		t.Fatalf("%d reports sent, want 2: %v", len(reps), reps)
+	}
+	if reps[0]["tmpout"] != files.Out || reps[0]["exitCode"] != nil {
+		t.Errorf("first report %v, want form A", reps[0])
+	}
+	if reps[1]["tmpout"] != nil || num(reps[1]["exitCode"]) != "777" {
+		t.Errorf("second report %v, want form B", reps[1])
+	}
+}

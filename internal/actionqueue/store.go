@@ -454,7 +454,11 @@ func (s *statusStore) sendPending(ctx context.Context, periodic bool) {
 	for _, e := range s.entries {
 		dirty := e.acked != e.seq
 		switch {
-		case periodic && periodicType(e.typ) && !e.final:
+		case periodic && periodicType(e.typ) && !e.final && !dirty:
+			// A running task's stored report (form A) goes out once as it
+			// is; only after that do periodic cycles send the output so
+			// far. A tick landing between a command's start and the
+			// immediate send must not replace form A with form B.
 			items = append(items, item{taskID: e.taskID, seq: e.seq, clusterKey: e.clusterKey, e: e})
 		case dirty || (periodic && periodicType(e.typ)):
 			items = append(items, item{taskID: e.taskID, seq: e.seq, clusterKey: e.clusterKey, body: e.body})
