@@ -155,11 +155,8 @@ func TestStatusSkippedWhileCommandRuns(t *testing.T) {
 	if _, err := s.WaitTask(ctx, task, func(ts sim.TaskState) bool { return ts.Status == protocol.StatusInProgress }); err != nil {
 		t.Fatal(err)
 	}
-	for ctx.Err() == nil {
-		if _, err := os.Stat(pids); err == nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := statusPoll(ctx, func() bool { _, err := os.Stat(pids); return err == nil }); err != nil {
+		t.Fatalf("SLEEPER's process tree never came up: %v", err)
 	}
 	since := s.LastSeq()
 	skipped := strings.Count(a.Log(), statusSkipLine("SLEEPER"))
@@ -320,6 +317,12 @@ func TestStatusHangingCheckDoesNotHoldOthers(t *testing.T) {
 	t.Logf("%d heartbeats in %s of hanging; longest gap %s", len(times), time.Since(hungAt).Round(time.Second), worst.Round(time.Millisecond))
 	if worst > statusHeartbeatPeriod+3*time.Second {
 		t.Errorf("a heartbeat gap of %s while a status script hangs", worst)
+	}
+	// The script hangs for 60 s from a little before hungAt; on a machine
+	// slow enough to get there, its end proves nothing either way.
+	if time.Since(hungAt) > 55*time.Second {
+		t.Logf("the hanging check may have ended (%s): not checking for its result", time.Since(hungAt).Round(time.Second))
+		return
 	}
 	if entries, _ := os.ReadDir(hangPids); len(entries) != 1 {
 		t.Errorf("%d hanging status scripts, want still the one", len(entries))
