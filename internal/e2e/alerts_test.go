@@ -565,6 +565,15 @@ func TestScriptAlertsInTheHelper(t *testing.T) {
 	default:
 	}
 	t.Logf("new Python helper pid %d, VmRSS %d kB", next, rss(next))
+
+	// An agent killed outright (OOM killer, kill -9) leaves no helper and
+	// no hung script behind.
+	a.Kill()
+	for _, pid := range append(hangPids(), next) {
+		if !waitFor(ctxFor(t, 10*time.Second), func() bool { return !alive(pid) }) {
+			t.Errorf("process %d outlived the killed agent", pid)
+		}
+	}
 }
 
 // wireDef is spec as the server sends it (what the simulator derives from a
