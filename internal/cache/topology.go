@@ -193,7 +193,7 @@ func buildTopologyCluster(id string, raw map[string]any, log *logrus.Entry) (*To
 			h := c.hostByID[hid]
 			if h == nil {
 				// Seen in practice when the server's DB cache was corrupt.
-				log.WithFields(logrus.Fields{"cluster": id, "hostId": hid, "component": comp.ComponentName}).
+				log.WithFields(logrus.Fields{"cluster": id, "hostId": hid, "componentName": comp.ComponentName}).
 					Warn("component placed on a host id missing from the topology's hosts; skipped in clusterHostInfo")
 				continue
 			}

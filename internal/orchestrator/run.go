@@ -75,7 +75,7 @@ func (o *Orchestrator) Status(ctx context.Context, r StatusRequest) Result {
 		overwrite:  true,
 		status:     true,
 	}
-	log := o.log.WithFields(logrus.Fields{"component": r.ComponentName, "command": name})
+	log := o.log.WithFields(logrus.Fields{"componentName": r.ComponentName, "command": name})
 	res, _ := o.execute(ctx, log, nil, s, nil)
 	if !errors.Is(res.Err, ErrStopped) {
 		for _, f := range []string{s.out, s.err, s.structured} {
