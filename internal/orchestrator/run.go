@@ -316,7 +316,10 @@ wait:
 	}
 	res := o.collect(s, p, code, stderrSuffix)
 	res.TimedOut = timedOut
-	if code != 0 && p.commandName != CommandStatus {
+	// The process list explains failed work. Python also dumps it for a
+	// failed GET_VERSION, which every component without a version script
+	// does after every registration; that is noise, not diagnostics.
+	if code != 0 && p.commandName != CommandStatus && p.commandName != CommandGetVersion {
 		log.Infof("Command %q failed with exitcode=%d", cmd.Args, code)
 		logProcessInformation(log)
 	}
