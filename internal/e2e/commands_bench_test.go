@@ -44,7 +44,9 @@ with open(args[3], "w") as f:
 //     (the script process exists), millisecond log timestamps;
 //   - agent CPU per command: utime+stime of the agent process (its own
 //     threads only; scripts are children and not counted) over the run,
-//     with and without the idle rate measured just before.
+//     with and without the idle rate measured just before. Each command
+//     is a cluster command, so the figure includes the status check the
+//     agent runs after it (a second script, DEMO_CLIENT's STATUS).
 //
 // Run it with -benchtime=200x for the figures in the report:
 //
