@@ -53,8 +53,13 @@ type journalRecord struct {
 	StructuredOutFile string `json:"structuredOutFile,omitempty"`
 	// CustomCommand is commandParams.custom_command, for that report.
 	CustomCommand string `json:"customCommand,omitempty"`
-	// Report is the report as sent.
+	// Report is the report as sent; for a queued task, the report's
+	// template fields only.
 	Report json.RawMessage `json:"report"`
+	// Queued marks a task the server handed over that has not started
+	// yet: the server counts it as delivered from the acknowledgement on,
+	// so an agent restart must not lose it either.
+	Queued bool `json:"queued,omitempty"`
 }
 
 type journal struct {

@@ -284,3 +284,42 @@ func TestJournalLoadSkipsDamage(t *testing.T) {
 		t.Errorf("journal directory mode %v, want 0700", info.Mode().Perm())
 	}
 }
+
+// Commands the server handed over that had not started when the agent
+// stopped are reported FAILED after the restart (the server counts them as
+// delivered once acknowledged); one cancelled while queued is forgotten.
+func TestRestartReportsQueuedCommandFailed(t *testing.T) {
+	e := newEnv(t, "", nil)
+	e.start()
+	t.Cleanup(func() { os.WriteFile(e.path("never"), nil, 0o644) })
+	e.intake(message(clusterMsg{id: clusterID, commands: []map[string]any{
+		cmd(240, clusterID, map[string]string{"wait_file": e.path("never")}),
+		cmd(241, clusterID, nil),
+		cmd(242, clusterID, nil),
+	}}))
+	e.sender.waitReport(t, 240, protocol.StatusInProgress)
+	j := e.journaled()
+	if !j[241].Queued || !j[242].Queued || j[240].Queued {
+		t.Fatalf("journal while 240 runs: %+v", j)
+	}
+	e.intake(message(clusterMsg{id: clusterID, cancels: []map[string]any{{"target_task_id": 242, "reason": "no longer needed"}}}))
+	e.waitJournal("the cancelled queued task forgotten", func(j map[int]journalRecord) bool { _, ok := j[242]; return !ok })
+	e.halt()
+
+	e2 := newEnv(t, e.root, nil).start()
+	e2.q.Registered()
+	all := e2.sender.waitFor(t, "the reports of the previous run", func(all []map[string]any) bool { return len(all) >= 2 })
+	byTask := map[int]map[string]any{}
+	for _, r := range all {
+		byTask[taskOf(r)] = r
+	}
+	if r := byTask[241]; r == nil || r["status"] != protocol.StatusFailed || !strings.Contains(r["stderr"].(string), NotRunMessage) {
+		t.Fatalf("queued task after the restart: %v", r)
+	}
+	if r := byTask[240]; r == nil || !strings.Contains(r["stderr"].(string), RestartedMessage) {
+		t.Fatalf("running task after the restart: %v", r)
+	}
+	if _, ok := byTask[242]; ok {
+		t.Fatal("the cancelled task was reported")
+	}
+}

@@ -123,6 +123,9 @@ func (q *Queue) Intake(body []byte) error {
 	for _, cc := range ev.cancels {
 		q.cancelLocked(cc.TargetTaskID, cc.Reason)
 	}
+	// On disk before the dispatcher can see them and before the server
+	// gets the acknowledgement.
+	q.store.queued(cmds)
 	q.putLocked(cmds)
 	q.mu.Unlock()
 	q.nudge()
@@ -183,6 +186,7 @@ func (q *Queue) cancelLocked(taskID int64, reason string) {
 	q.background, removed = removeTask(q.background, taskID, removed)
 	if removed > 0 {
 		log.Infof("Removed %d queued command(s) of the task", removed)
+		q.store.unqueued(taskID)
 	}
 	if e := q.running[taskID]; e != nil {
 		e.cancel(q.runner, reason)

@@ -17,7 +17,9 @@ import (
 // Texts and values of the report written for a command that was running
 // when the agent stopped.
 const (
-	RestartedMessage  = "The agent restarted while the command was running; its outcome is unknown."
+	RestartedMessage = "The agent restarted while the command was running; its outcome is unknown."
+	// NotRunMessage is the report of a command that was still queued.
+	NotRunMessage     = "The agent restarted before the command ran; it was not run."
 	restartedExitCode = 1
 )
 
@@ -180,6 +182,57 @@ func (s *statusStore) put(c *command, files orchestrator.TaskFiles, r protocol.C
 	s.nudge(s.kick)
 }
 
+// queued journals commands the server just handed over, before they are
+// acknowledged and before they can start, so that a restart reports them
+// instead of leaving the server waiting for its task timeout. A task that
+// already has a report (the server sent a running or finished task again)
+// keeps it.
+func (s *statusStore) queued(cmds []*command) {
+	if s.journal == nil {
+		return
+	}
+	s.persistMu.Lock()
+	defer s.persistMu.Unlock()
+	for _, c := range cmds {
+		if !periodicType(c.typ) {
+			continue
+		}
+		s.mu.Lock()
+		_, known := s.entries[c.taskID]
+		s.mu.Unlock()
+		if known {
+			continue
+		}
+		body, err := marshal(template(c))
+		if err != nil {
+			continue
+		}
+		var custom string
+		if cc, ok := commandParams(c.raw)["custom_command"].(string); ok {
+			custom = cc
+		}
+		if err := s.journal.write(c.taskID, &journalRecord{CommandType: c.typ, CustomCommand: custom, Report: body, Queued: true}); err != nil {
+			s.log.WithError(err).WithField("taskId", c.taskID).Error("Cannot journal a queued command; an agent restart would lose it")
+		}
+	}
+}
+
+// unqueued forgets the journal record of a queued task that will not run
+// (cancelled before it started).
+func (s *statusStore) unqueued(taskID int64) {
+	if s.journal == nil {
+		return
+	}
+	s.persistMu.Lock()
+	defer s.persistMu.Unlock()
+	s.mu.Lock()
+	_, known := s.entries[taskID]
+	s.mu.Unlock()
+	if !known {
+		s.journal.remove(taskID)
+	}
+}
+
 // drop forgets a task without reporting it (rescheduled-cancel rule).
 func (s *statusStore) drop(taskID int64) {
 	s.persistMu.Lock()
@@ -295,7 +348,7 @@ func (s *statusStore) recover() {
 		e := &entry{
 			taskID: r.TaskID, typ: c.typ, clusterKey: key, tmpl: template(c),
 			outFile: lr.rec.OutFile, errFile: lr.rec.ErrFile, structuredOut: lr.rec.StructuredOutFile,
-			seq: lr.rec.Seq, final: r.Status != protocol.StatusInProgress, body: lr.rec.Report,
+			seq: lr.rec.Seq, final: r.Status != protocol.StatusInProgress && !lr.rec.Queued, body: lr.rec.Report,
 		}
 		s.setLocked(e)
 	}
@@ -306,8 +359,14 @@ func (s *statusStore) recover() {
 		if e == nil || e.final {
 			continue
 		}
-		s.log.WithField("taskId", e.taskID).Warn("Command was running when the agent stopped; reporting it FAILED")
-		r := restartedReport(e, lr.rec.CustomCommand, s.cfg.logMaxSymbols)
+		msg := RestartedMessage
+		if lr.rec.Queued {
+			msg = NotRunMessage
+			s.log.WithField("taskId", e.taskID).Warn("Command was still queued when the agent stopped; reporting it FAILED")
+		} else {
+			s.log.WithField("taskId", e.taskID).Warn("Command was running when the agent stopped; reporting it FAILED")
+		}
+		r := restartedReport(e, lr.rec.CustomCommand, msg, s.cfg.logMaxSymbols)
 		body, err := marshal(r)
 		if err != nil {
 			continue
@@ -326,7 +385,7 @@ func (s *statusStore) recover() {
 
 // restartedReport is the FAILED report of a command the agent lost track
 // of: the tails of its output files and a message saying what happened.
-func restartedReport(e *entry, customCommand string, maxSymbols int) protocol.CommandReport {
+func restartedReport(e *entry, customCommand, message string, maxSymbols int) protocol.CommandReport {
 	r := e.tmpl
 	r.CustomCommand = customCommand
 	out := tailOrEmpty(e.outFile, maxSymbols)
@@ -334,7 +393,7 @@ func restartedReport(e *entry, customCommand string, maxSymbols int) protocol.Co
 	if errText != "" {
 		errText += "\n\n"
 	}
-	errText += RestartedMessage
+	errText += message
 	r.Stdout = ptr(orNone(out))
 	r.Stderr = ptr(errText)
 	r.ExitCode = ptr(restartedExitCode)

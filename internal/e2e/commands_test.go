@@ -611,9 +611,18 @@ func TestCommandAgentKilled(t *testing.T) {
 	id := e.send(sl.spec)
 	pids := sl.pids(t, e.ctx)
 	e.running(id)
+	// A second command waits behind the first in the agent's queue: the
+	// agent acknowledged it, so the server counts it as delivered.
+	queued := e.send(sim.CommandSpec{Component: "DEMO_CLIENT", RoleCommand: "INSTALL"})
+	if _, err := s.WaitTask(e.ctx, queued, func(ts sim.TaskState) bool { return ts.Status == "QUEUED" }); err != nil {
+		t.Fatalf("second command not acknowledged: %v", err)
+	}
 	st, _ := s.HostState(a.Name)
 	a.Kill()
 	a.Start()
+	if r := cmdFinal(t, e.done(queued), protocol.StatusFailed); !strings.Contains(cmdText(r.Stderr), actionqueue.NotRunMessage) {
+		t.Errorf("queued command after the restart: stderr %q lacks %q", cmdText(r.Stderr), actionqueue.NotRunMessage)
+	}
 	task := e.done(id)
 	r := cmdFinal(t, task, protocol.StatusFailed)
 	if !strings.Contains(cmdText(r.Stderr), actionqueue.RestartedMessage) {
