@@ -93,3 +93,18 @@ func BenchmarkTailOutputFile(b *testing.B) {
 		TailOutputFile(path, 900000)
 	}
 }
+
+// BenchmarkStatusRun is one status check around a process that does
+// nothing: the agent's own cost of a check, which the status loop pays
+// for every component every cycle.
+func BenchmarkStatusRun(b *testing.B) {
+	e, _ := benchEnv(b)
+	req := StatusRequest{ClusterID: clusterID, ServiceName: "DEMO", ComponentName: "DEMO_SERVER"}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if res := e.orch.Status(context.Background(), req); res.Err != nil {
+			b.Fatal(res.Err)
+		}
+	}
+}
