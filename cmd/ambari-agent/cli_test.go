@@ -6,7 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -219,4 +221,96 @@ func TestVersionAndUsage(t *testing.T) {
 		t.Errorf("usage: %s", out)
 	}
 	expectCode(t, 1, "reset", "--home", t.TempDir())
+}
+
+func TestExpectedHostnameMismatchRefused(t *testing.T) {
+	h := newHome(t, freePort(t))
+	ini := filepath.Join(h, "etc/ambari-agent/conf/ambari-agent.ini")
+	script := filepath.Join(h, "hostname.sh")
+	os.WriteFile(script, []byte("#!/bin/sh\necho agent-7.example.com\n"), 0o755)
+	b, _ := os.ReadFile(ini)
+	os.WriteFile(ini, []byte(strings.Replace(string(b), "[agent]\n", "[agent]\nhostname_script="+script+"\n", 1)), 0o644)
+
+	out := expectCode(t, 255, "start", "--home", h, "--expected-hostname=other.example.com")
+	if !strings.Contains(out, "other.example.com") || !strings.Contains(out, "agent-7.example.com") {
+		t.Errorf("mismatch message does not name both host names:\n%s", out)
+	}
+	expectCode(t, 0, "start", "--home", h, "-e", "agent-7.example.com")
+	expectCode(t, 0, "status", "--home", h)
+}
+
+func TestUSR1DumpsGoroutinesToTheLog(t *testing.T) {
+	h := newHome(t, freePort(t))
+	expectCode(t, 0, "start", "--home", h)
+	pidFile := filepath.Join(h, "var/run/ambari-agent/ambari-agent.pid")
+	b, _ := os.ReadFile(pidFile)
+	pid, _ := strconv.Atoi(string(b))
+	if err := syscall.Kill(pid, syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(h, "var/log/ambari-agent/ambari-agent.log")
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile(log)
+		if strings.Contains(string(b), "goroutine dump follows") && strings.Contains(string(b), "goroutine 1 [") {
+			expectCode(t, 0, "status", "--home", h) // and it keeps running
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("no goroutine dump in the log after SIGUSR1")
+}
+
+// A caller that is neither root nor allowed to sudo gets the control
+// script's message and changes nothing.
+func TestNonSudoerRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the agent as another user")
+	}
+	h := newHome(t, freePort(t))
+	// The unprivileged user must be able to reach the binary and the home.
+	os.Chmod(filepath.Dir(agentBin), 0o755)
+	os.Chmod(h, 0o755)
+	cmd := exec.Command(agentBin, "start", "--home", h)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("started as nobody:\n%s", out)
+	}
+	if !strings.Contains(string(out), "non-sudoer") {
+		t.Errorf("message: %s", out)
+	}
+	if _, err := os.Stat(filepath.Join(h, "var/run/ambari-agent/ambari-agent.pid")); err == nil {
+		t.Error("a pid file was written")
+	}
+}
+
+// The init.d script passes its arguments through to the binary as
+// run_as_user (root in the stock ini) and returns its exit code.
+func TestInitScript(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the stock run_as_user is root")
+	}
+	h := newHome(t, freePort(t))
+	run := func(args ...string) int {
+		cmd := exec.Command("bash", append([]string{"../../init/ambari-agent"}, args...)...)
+		cmd.Env = append(os.Environ(), "AMBARI_AGENT_BIN="+agentBin, "AMBARI_AGENT_CONF_DIR="+filepath.Join(h, "etc/ambari-agent/conf"))
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		return 0
+	}
+	if code := run("status", "--home", h); code != 3 {
+		t.Fatalf("status through init.d: %d, want 3", code)
+	}
+	if code := run("start", "--home", h); code != 0 {
+		t.Fatalf("start through init.d: %d", code)
+	}
+	if code := run("status", "--home", h); code != 0 {
+		t.Fatalf("status through init.d after start: %d", code)
+	}
 }
