@@ -314,3 +314,17 @@ func TestInitScript(t *testing.T) {
 		t.Fatalf("status through init.d after start: %d", code)
 	}
 }
+
+// A daemon that cannot build its components (here: no such Python) makes
+// `start` fail and show why.
+func TestStartFailsWhenTheDaemonCannotRun(t *testing.T) {
+	h := newHome(t, freePort(t))
+	ini := filepath.Join(h, "etc/ambari-agent/conf/ambari-agent.ini")
+	b, _ := os.ReadFile(ini)
+	os.WriteFile(ini, append(b, []byte("\n[python]\nexecutable=/nonexistent/python9\n")...), 0o644)
+	out := expectCode(t, 255, "start", "--home", h)
+	if !strings.Contains(out, "/nonexistent/python9") || !strings.Contains(out, "ambari-agent.out") {
+		t.Errorf("start failure does not show the reason from the .out file:\n%s", out)
+	}
+	expectCode(t, 3, "status", "--home", h)
+}

@@ -143,7 +143,6 @@ func RunDaemon(cfg *config.Config, opts DaemonOptions) int {
 		log.Error(err)
 		return fail("%v", err)
 	}
-	signalReady()
 	go boundOutFile(ctx)
 
 	a, err := New(cfg, Options{Logger: logger, AlertsLogger: alertsLogger, Ping: ping})
@@ -153,6 +152,9 @@ func RunDaemon(cfg *config.Config, opts DaemonOptions) int {
 		log.Error(err)
 		return fail("%v", err)
 	}
+	// `start` reports success only now: a daemon that cannot even build
+	// its components fails the start with its reason shown.
+	signalReady()
 	err = a.Run(ctx)
 	if errors.Is(err, ErrRestart) {
 		closeLog()

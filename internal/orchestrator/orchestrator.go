@@ -248,13 +248,14 @@ func New(cfg Config) (*Orchestrator, error) {
 		}
 		cfg.Python = p
 	}
-	if !strings.Contains(cfg.Python, "/") {
-		p, err := exec.LookPath(cfg.Python)
-		if err != nil {
-			return nil, fmt.Errorf("orchestrator: interpreter %s: %w", cfg.Python, err)
-		}
-		cfg.Python = p
+	// A bare name is looked up in PATH; a path must be an executable file.
+	// Either way a missing interpreter stops the agent at start, where the
+	// operator sees it, not at the first command.
+	python, err := exec.LookPath(cfg.Python)
+	if err != nil {
+		return nil, fmt.Errorf("orchestrator: Python interpreter %s: %w", cfg.Python, err)
 	}
+	cfg.Python = python
 	closeInheritedOnExec()
 	return &Orchestrator{
 		cfg:     cfg,
