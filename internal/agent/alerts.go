@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"encoding/json"
 	"os"
 	"sync"
 	"time"
@@ -22,7 +21,7 @@ import (
 func (a *Agent) buildAlerts(alertsLog *logrus.Logger, w *workers) *alerts.Manager {
 	cfg := a.cfg
 	return alerts.New(alerts.Config{
-		Definitions:    alertDefinitions{a.caches.AlertDefinitions()},
+		Definitions:    alertDefinitions{c: a.caches.AlertDefinitions(), log: logging.Component(alertsLog, "alerts")},
 		Configurations: &clusterConfigurations{caches: a.caches, orch: w.orch},
 		Recovery:       recoveryCounters{w.recovery},
 		Link:           a.link,
@@ -75,19 +74,24 @@ func alertMinute(log *logrus.Entry) time.Duration {
 }
 
 // alertDefinitions reads the alert-definitions cache for the scheduler.
-type alertDefinitions struct{ c *cache.AlertDefinitionsCache }
+type alertDefinitions struct {
+	c   *cache.AlertDefinitionsCache
+	log *logrus.Entry
+}
 
 func (d alertDefinitions) AlertDefinitions() ([]alerts.ClusterDefinitions, string) {
 	snap := d.c.Snapshot()
 	var out []alerts.ClusterDefinitions
 	for _, id := range snap.ClusterIDs() {
-		raw, err := json.Marshal(snap.Raw(id))
-		if err != nil {
+		c := snap.Cluster(id)
+		if c == nil {
 			continue
 		}
-		// Definitions that do not decode are skipped (and logged by the
-		// scheduler's caller through the error); the rest still run.
-		cd, _ := alerts.DecodeClusterDefinitions(id, raw)
+		cd, err := alerts.ClusterDefinitionsFrom(c)
+		if err != nil {
+			// The other definitions of the cluster still run.
+			d.log.WithError(err).Warn("Skipping alert definitions that cannot be scheduled")
+		}
 		out = append(out, cd)
 	}
 	return out, snap.EventType()

@@ -4,9 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"strconv"
-	"strings"
+
+	"github.com/ambari-go/ambari-agent/internal/cache"
 )
 
 // ClusterDefinitions is one cluster of the alert-definitions cache
@@ -57,120 +56,53 @@ func (d *Definition) intervalMinutes() int {
 	return d.Interval
 }
 
-// DecodeClusterDefinitions decodes one cluster object of the
-// alert-definitions cache (the value under "clusters"."<id>"). Definitions
-// whose common fields cannot be read are left out (as Python skips them)
-// and reported in the returned error, which joins one error per skipped
-// definition; the rest of the cluster is returned all the same.
-func DecodeClusterDefinitions(clusterID string, raw []byte) (ClusterDefinitions, error) {
-	cd := ClusterDefinitions{ClusterID: clusterID}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &top); err != nil || top == nil {
-		return cd, fmt.Errorf("alert definitions of cluster %s: not an object", clusterID)
+// ClusterDefinitionsFrom takes one cluster of the alert-definitions cache
+// (its typed view, decoded once per cache change). Definitions without a
+// definitionId or a name can be neither scheduled nor reported; they are
+// left out (as Python skips them) and named in the returned error, which
+// joins one error per skipped definition; the rest of the cluster is
+// returned all the same.
+func ClusterDefinitionsFrom(c *cache.AlertCluster) (ClusterDefinitions, error) {
+	cd := ClusterDefinitions{
+		ClusterID:      c.ID,
+		ClusterName:    stringValue(c.Raw["clusterName"]),
+		HostName:       c.HostName,
+		PublicHostName: stringValue(c.Raw["publicHostName"]),
 	}
-	cd.ClusterName = jsonString(top["clusterName"])
-	cd.HostName = jsonString(top["hostName"])
-	cd.PublicHostName = jsonString(top["publicHostName"])
-	if v, ok := top["staleIntervalMultiplier"]; ok {
-		if f, ok := jsonFloat(v); ok {
-			cd.StaleIntervalMultiplier = &f
-		}
-	}
-	var list []json.RawMessage
-	if v, ok := top["alertDefinitions"]; ok && string(v) != "null" {
-		if err := json.Unmarshal(v, &list); err != nil {
-			return cd, fmt.Errorf("alert definitions of cluster %s: alertDefinitions is not a list", clusterID)
-		}
+	if c.HasStaleIntervalMultiplier {
+		f := float64(c.StaleIntervalMultiplier)
+		cd.StaleIntervalMultiplier = &f
 	}
 	var errs []error
-	for i, item := range list {
-		d, err := decodeDefinition(item)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("alert definition %d of cluster %s: %w", i, clusterID, err))
+	for i, d := range c.Definitions {
+		if _, ok := d.Raw["definitionId"]; !ok {
+			errs = append(errs, fmt.Errorf("alert definition %d of cluster %s: no definitionId", i, c.ID))
 			continue
 		}
-		cd.Definitions = append(cd.Definitions, d)
+		if d.Name == "" {
+			errs = append(errs, fmt.Errorf("alert definition %d of cluster %s: definition %d has no name", i, c.ID, d.DefinitionID))
+			continue
+		}
+		cd.Definitions = append(cd.Definitions, Definition{
+			ClusterID:              d.ClusterID,
+			DefinitionID:           d.DefinitionID,
+			Name:                   d.Name,
+			Label:                  d.Label,
+			ServiceName:            d.ServiceName,
+			ComponentName:          d.ComponentName,
+			Scope:                  d.Scope,
+			Interval:               d.Interval,
+			Enabled:                d.Enabled,
+			UUID:                   d.UUID,
+			RepeatTolerance:        d.RepeatTolerance,
+			RepeatToleranceEnabled: d.RepeatToleranceEnabled,
+			Source:                 d.Source,
+		})
 	}
 	return cd, errors.Join(errs...)
 }
 
-func decodeDefinition(raw json.RawMessage) (Definition, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
-		return Definition{}, fmt.Errorf("not an object")
-	}
-	d := Definition{
-		Name:          jsonString(m["name"]),
-		Label:         jsonString(m["label"]),
-		ServiceName:   jsonString(m["serviceName"]),
-		ComponentName: jsonString(m["componentName"]),
-		Scope:         jsonString(m["scope"]),
-		UUID:          jsonString(m["uuid"]),
-		Enabled:       jsonBool(m["enabled"]),
-		Source:        m["source"],
-	}
-	id, ok := jsonInt(m["definitionId"])
-	if !ok {
-		return d, fmt.Errorf("no definitionId")
-	}
-	d.DefinitionID = id
-	if d.Name == "" {
-		return d, fmt.Errorf("definition %d has no name", id)
-	}
-	d.ClusterID, _ = jsonInt(m["clusterId"])
-	if n, ok := jsonInt(m["interval"]); ok && n <= math.MaxInt32 {
-		d.Interval = int(n)
-	}
-	if n, ok := jsonInt(m["repeat_tolerance"]); ok && n <= math.MaxInt32 {
-		d.RepeatTolerance = int(n)
-	}
-	d.RepeatToleranceEnabled = jsonBool(m["repeat_tolerance_enabled"])
-	return d, nil
-}
-
-func jsonString(v json.RawMessage) string {
-	var s string
-	if json.Unmarshal(v, &s) == nil {
-		return s
-	}
-	return ""
-}
-
-func jsonBool(v json.RawMessage) bool {
-	var b bool
-	if json.Unmarshal(v, &b) == nil {
-		return b
-	}
-	// Tolerate "true"/"false" strings.
-	return strings.EqualFold(jsonString(v), "true")
-}
-
-func jsonFloat(v json.RawMessage) (float64, bool) {
-	var f float64
-	if json.Unmarshal(v, &f) == nil {
-		return f, true
-	}
-	if f, err := strconv.ParseFloat(jsonString(v), 64); err == nil {
-		return f, true
-	}
-	return 0, false
-}
-
-func jsonInt(v json.RawMessage) (int64, bool) {
-	var n json.Number
-	if json.Unmarshal(v, &n) != nil {
-		s := jsonString(v)
-		if s == "" {
-			return 0, false
-		}
-		n = json.Number(s)
-	}
-	if i, err := n.Int64(); err == nil {
-		return i, true
-	}
-	f, err := n.Float64()
-	if err != nil || f != math.Trunc(f) || math.Abs(f) >= 1<<62 {
-		return 0, false
-	}
-	return int64(f), true
+func stringValue(v any) string {
+	s, _ := v.(string)
+	return s
 }

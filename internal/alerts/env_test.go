@@ -275,7 +275,7 @@ func cluster(t testing.TB, id, host string, extra map[string]any, defs ...map[st
 	if err != nil {
 		t.Fatal(err)
 	}
-	cd, err := DecodeClusterDefinitions(id, b)
+	cd, err := decodeCluster(id, b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -100,7 +100,7 @@ func TestDecodeClusterDefinitions(t *testing.T) {
 		 "source": {"type": "PORT", "uri": "{{zoo.cfg/clientPort}}"}},
 		{"name": "no id"},
 		{"definitionId": 18, "name": "minimal", "source": {"type": "SCRIPT"}}]}`)
-	cd, err := DecodeClusterDefinitions("2", raw)
+	cd, err := decodeCluster("2", raw)
 	if err == nil {
 		t.Fatal("the definition without an id was not reported")
 	}
@@ -110,7 +110,7 @@ func TestDecodeClusterDefinitions(t *testing.T) {
 	d := cd.Definitions[0]
 	if d.DefinitionID != 17 || d.Name != "zk" || d.Interval != 1 || !d.Enabled || d.UUID != "u17" ||
 		d.RepeatTolerance != 3 || !d.RepeatToleranceEnabled || d.ComponentName != "ZOOKEEPER_SERVER" || d.ClusterID != 2 ||
-		string(d.Source) != `{"type": "PORT", "uri": "{{zoo.cfg/clientPort}}"}` {
+		string(d.Source) != `{"type":"PORT","uri":"{{zoo.cfg/clientPort}}"}` {
 		t.Fatalf("%+v", d)
 	}
 	m := cd.Definitions[1]
