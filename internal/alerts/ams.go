@@ -77,23 +77,10 @@ func (c *amsCheck) collect(ctx context.Context, r *run) (string, []any, error) {
 	if !c.hasAMS {
 		return "", nil, errors.New("Could not determine result. Specific metric collector is not defined.")
 	}
-	if c.uri == nil {
-		return "", nil, errors.New("Could not determine result. URL(s) were not defined.")
-	}
-	au, err := r.cfg.uriFromStructure(c.uri, r.host(), r.publicHost())
+	// AMS is plain HTTP only (the SSL flag is ignored, as in Python).
+	_, host, port, err := r.endpoint(c.uri, defaultAMSPort)
 	if err != nil {
 		return "", nil, err
-	}
-	host, ok := hostFromURL(au.uri)
-	if !ok {
-		host = r.host()
-	}
-	port, ok := portFromURL(toPy(au.uri))
-	if !ok {
-		port = defaultAMSPort
-	}
-	if strings.Contains(host, "0.0.0.0") {
-		host = r.host()
 	}
 	metrics, status, err := c.load(ctx, r, host, port)
 	if err != nil {

@@ -18,6 +18,28 @@ type jmxBean struct {
 	attrs []string
 }
 
+// endpoint resolves a METRIC or AMS source.uri to the collector's
+// address: the host from the URI (this host when it has none or names
+// 0.0.0.0), the port from the URI or defaultPort, and whether to use SSL.
+func (r *run) endpoint(uri *uriSpec, defaultPort int) (ssl bool, host string, port int, err error) {
+	if uri == nil {
+		return false, "", 0, errors.New("Could not determine result. URL(s) were not defined.")
+	}
+	au, err := r.cfg.uriFromStructure(uri, r.host(), r.publicHost())
+	if err != nil {
+		return false, "", 0, err
+	}
+	host, ok := hostFromURL(au.uri)
+	if !ok || strings.Contains(host, "0.0.0.0") {
+		host = r.host()
+	}
+	port, ok = portFromURL(toPy(au.uri))
+	if !ok {
+		port = defaultPort
+	}
+	return au.ssl, host, port, nil
+}
+
 // metricCheck is a METRIC alert: JMX attributes over HTTP, an optional
 // Python value expression, thresholds.
 type metricCheck struct {
@@ -77,22 +99,11 @@ func (c *metricCheck) collect(ctx context.Context, r *run) (string, []any, error
 	if !c.hasJMX {
 		return "", nil, errors.New("Could not determine result. Specific metric collector is not defined.")
 	}
-	if c.uri == nil {
-		return "", nil, errors.New("Could not determine result. URL(s) were not defined.")
-	}
-	au, err := r.cfg.uriFromStructure(c.uri, r.host(), r.publicHost())
+	ssl, host, port, err := r.endpoint(c.uri, 80)
 	if err != nil {
 		return "", nil, err
 	}
-	host, ok := hostFromURL(au.uri)
-	if !ok {
-		host = r.host()
-	}
-	port, ok := portFromURL(toPy(au.uri))
-	if !ok {
-		port = 80
-	}
-	values, code, err := c.loadJMX(ctx, r, au.ssl, host, port)
+	values, code, err := c.loadJMX(ctx, r, ssl, host, port)
 	if err != nil {
 		return "", nil, err
 	}
@@ -204,9 +215,6 @@ func (c *metricCheck) loadJMX(ctx context.Context, r *run, ssl bool, host string
 	kp, err := r.kerberosFor(c.uri)
 	if err != nil {
 		return nil, 0, err
-	}
-	if strings.Contains(host, "0.0.0.0") {
-		host = r.host()
 	}
 	scheme := "http"
 	if ssl {
