@@ -4,8 +4,8 @@ GO       ?= go
 BIN      ?= bin
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 HASH     ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
-LDFLAGS  := -s -w -X github.com/ambari-go/ambari-agent/internal/agent.Version=$(VERSION) \
-            -X github.com/ambari-go/ambari-agent/internal/agent.Hash=$(HASH)
+LDFLAGS  := -s -w -X github.com/ambari-go/ambari-agent/internal/version.Version=$(VERSION) \
+            -X github.com/ambari-go/ambari-agent/internal/version.Hash=$(HASH)
 
 .PHONY: all build test vet bench demo clean
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ambari-go/ambari-agent/internal/agent"
 	"github.com/ambari-go/ambari-agent/internal/config"
+	"github.com/ambari-go/ambari-agent/internal/version"
 )
 
 const usage = `Usage: ambari-agent {start|stop|restart|status|reset <server_hostname>|run} [options]
@@ -91,10 +92,10 @@ func run(argv []string, out io.Writer) int {
 	}
 	switch o.command {
 	case "--version":
-		fmt.Fprintln(out, agent.Version)
+		fmt.Fprintln(out, version.Version)
 		return agent.ExitOK
 	case "--hash":
-		fmt.Fprintln(out, agent.Hash)
+		fmt.Fprintln(out, version.Hash)
 		return agent.ExitOK
 	case "-h", "--help":
 		fmt.Fprint(out, usage)

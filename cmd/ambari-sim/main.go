@@ -20,6 +20,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ambari-go/ambari-agent/internal/sim"
+	"github.com/ambari-go/ambari-agent/internal/version"
 )
 
 const usage = `Usage: ambari-sim [options]
@@ -60,6 +61,7 @@ Options:
   -v, --verbose            every heartbeat and frame-level detail
   -q, --quiet              warnings and errors only (for many agents)
   --json-log               one JSON object per log line
+  --version                print the version and exit
   -h, --help               this text
 
 Examples:
@@ -84,6 +86,7 @@ type options struct {
 	scenario, listen, publicHost, resources      string
 	urlPort, securedPort, apiPort                int
 	twoWay, check, verbose, quiet, jsonLog, help bool
+	version                                      bool
 	passphrase, cert, key, caCert, caKey, tlsDir string
 	retryInterval                                time.Duration
 	records                                      int
@@ -120,6 +123,7 @@ func parseArgs(args []string) (options, error) {
 	for _, name := range []string{"h", "help"} {
 		fs.BoolVar(&o.help, name, false, "")
 	}
+	fs.BoolVar(&o.version, "version", false, "")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -160,6 +164,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if o.help {
 		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	if o.version {
+		fmt.Fprintln(stdout, version.Version)
 		return 0
 	}
 	sc := &sim.Scenario{Name: "empty", Description: "no clusters: agents register and heartbeat"}

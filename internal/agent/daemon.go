@@ -19,6 +19,7 @@ import (
 
 	"github.com/ambari-go/ambari-agent/internal/config"
 	"github.com/ambari-go/ambari-agent/internal/logging"
+	"github.com/ambari-go/ambari-agent/internal/version"
 )
 
 // DaemonOptions are the command-line options of `ambari-agent run`.
@@ -103,7 +104,7 @@ func RunDaemon(cfg *config.Config, opts DaemonOptions) int {
 		}
 	}
 	log := logging.Component(logger, "main")
-	log.Infof("ambari-agent %s starting (pid %d, config %s)", Version, os.Getpid(), cfg.File)
+	log.Infof("ambari-agent %s starting (pid %d, config %s)", version.Version, os.Getpid(), cfg.File)
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()

@@ -16,6 +16,7 @@ import (
 	"github.com/ambari-go/ambari-agent/internal/protocol"
 	"github.com/ambari-go/ambari-agent/internal/security"
 	"github.com/ambari-go/ambari-agent/internal/stompws"
+	"github.com/ambari-go/ambari-agent/internal/version"
 )
 
 // stompPath is where the server's agent endpoint lives.
@@ -91,9 +92,9 @@ func (a *Agent) agentVersion() string {
 		return v
 	}
 	versionWarning.Do(func() {
-		a.log.Warnf("Agent version file %s is missing or empty; registering as version %s", a.cfg.VersionFile(), Version)
+		a.log.Warnf("Agent version file %s is missing or empty; registering as version %s", a.cfg.VersionFile(), version.Version)
 	})
-	return Version
+	return version.Version
 }
 
 // encryptionKey holds the server's key for encrypted configuration values.
