@@ -293,8 +293,10 @@ func (a *Agent) Start() {
 // Stop sends SIGTERM and waits for the agent to exit.
 func (a *Agent) Stop() { a.signal(syscall.SIGTERM, 20*time.Second) }
 
-// Kill sends SIGKILL, as a crash or an OOM kill would.
-func (a *Agent) Kill() { a.signal(syscall.SIGKILL, 10*time.Second) }
+// Kill sends SIGKILL, as a crash or an OOM kill would. A killed process
+// can take a while to go when it was inside a slow fsync on a loaded
+// machine, hence the generous wait.
+func (a *Agent) Kill() { a.signal(syscall.SIGKILL, 60*time.Second) }
 
 func (a *Agent) signal(sig syscall.Signal, wait time.Duration) {
 	a.t.Helper()
