@@ -2,11 +2,11 @@ package actionqueue
 
 import (
 	"context"
-	"io"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/ambari-go/ambari-agent/internal/orchestrator"
 )
 
@@ -126,11 +126,7 @@ func (c *Config) setDefaults() {
 	if c.ReportInterval < 0 {
 		c.ReportInterval = 0
 	}
-	if c.Log == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		c.Log = logrus.NewEntry(l)
-	}
+	c.Log = logging.OrDiscard(c.Log)
 	if c.clock == nil {
 		c.clock = wallClock{}
 	}

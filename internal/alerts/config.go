@@ -2,12 +2,12 @@ package alerts
 
 import (
 	"context"
-	"io"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/ambari-go/ambari-agent/internal/alerts/pyhelper"
+	"github.com/ambari-go/ambari-agent/internal/logging"
 )
 
 // DefinitionSource is the alert-definitions cache as the alert framework
@@ -169,9 +169,5 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.Log == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		c.Log = logrus.NewEntry(l)
-	}
+	c.Log = logging.OrDiscard(c.Log)
 }

@@ -2,8 +2,8 @@ package cache
 
 import (
 	"fmt"
-	"io"
 
+	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/sirupsen/logrus"
 )
 
@@ -22,11 +22,7 @@ type Store struct {
 // empty with no hash. dir "" keeps everything in memory. The directory is
 // created on the first write. A nil log discards log output.
 func Open(dir string, log *logrus.Entry) *Store {
-	if log == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		log = logrus.NewEntry(l)
-	}
+	log = logging.OrDiscard(log)
 	return &Store{
 		topology: newCache(Topology, dir, log,
 			rules{eventTypes: true, update: topologyUpdate, delete: topologyDelete}, buildTopology),

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/sirupsen/logrus"
 )
 
@@ -108,11 +109,7 @@ func New(cfg Config) *Cache {
 		cfg.MaxExtractedBytes = defaultMaxExtractedBytes
 	}
 	log := cfg.Log
-	if log == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		log = logrus.NewEntry(l)
-	}
+	log = logging.OrDiscard(log)
 	tlsConf := cfg.TLS
 	if tlsConf == nil {
 		// [security] default: no verification unless ca_cert_path is set.

@@ -12,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ambari-go/ambari-agent/internal/cache"
+	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/ambari-go/ambari-agent/internal/protocol"
 	"github.com/ambari-go/ambari-agent/internal/stompws"
 )
@@ -113,11 +114,7 @@ func New(cfg Config) *Link {
 	if cfg.MaxBackoff < cfg.MinBackoff {
 		cfg.MaxBackoff = cfg.MinBackoff
 	}
-	if cfg.Log == nil {
-		l := logrus.New()
-		l.SetLevel(logrus.PanicLevel)
-		cfg.Log = logrus.NewEntry(l)
-	}
+	cfg.Log = logging.OrDiscard(cfg.Log)
 	return &Link{cfg: cfg, log: cfg.Log, bo: backoff{base: cfg.MinBackoff, cap: cfg.MaxBackoff}}
 }
 

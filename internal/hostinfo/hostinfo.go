@@ -1,7 +1,6 @@
 package hostinfo
 
 import (
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
@@ -133,11 +133,7 @@ func New(cfg Config) *HostInfo {
 		cfg.ProbeParallelism = DefaultProbeParallelism
 	}
 	log := cfg.Log
-	if log == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		log = logrus.NewEntry(l)
-	}
+	log = logging.OrDiscard(log)
 	return &HostInfo{cfg: cfg, log: log, probes: newProbes()}
 }
 

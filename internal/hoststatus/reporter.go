@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/ambari-go/ambari-agent/internal/hostinfo"
+	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
@@ -71,11 +71,7 @@ func New(cfg Config) (*Reporter, error) {
 		cfg.Interval = DefaultInterval
 	}
 	log := cfg.Log
-	if log == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		log = logrus.NewEntry(l)
-	}
+	log = logging.OrDiscard(log)
 	return &Reporter{cfg: cfg, log: log, kick: make(chan struct{}, 1)}, nil
 }
 

@@ -57,11 +57,22 @@ func New(opts Options) (*logrus.Logger, func() error, error) {
 }
 
 // Discard returns an entry that logs nothing, for components built without
-// a logger (mostly tests).
+// a logger (mostly tests). At the lowest level, entries are not even
+// formatted.
 func Discard() *logrus.Entry {
 	l := logrus.New()
 	l.SetOutput(io.Discard)
+	l.SetLevel(logrus.PanicLevel)
 	return logrus.NewEntry(l)
+}
+
+// OrDiscard returns log, or a discarding entry when log is nil: what every
+// component does with the optional logger of its Config.
+func OrDiscard(log *logrus.Entry) *logrus.Entry {
+	if log != nil {
+		return log
+	}
+	return Discard()
 }
 
 // Component returns the entry a component logs through.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/sirupsen/logrus"
 )
 
@@ -206,11 +206,7 @@ func New(cfg Config) (*Orchestrator, error) {
 		return nil, errors.New("orchestrator: Caches is required")
 	}
 	log := cfg.Log
-	if log == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		log = logrus.NewEntry(l)
-	}
+	log = logging.OrDiscard(log)
 	if cfg.TmpDir == "" {
 		cfg.TmpDir = DefaultTmpDir
 	}

@@ -2,7 +2,6 @@ package recovery
 
 import (
 	"context"
-	"io"
 	"math/rand/v2"
 	"runtime/debug"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ambari-go/ambari-agent/internal/cache"
+	"github.com/ambari-go/ambari-agent/internal/logging"
 )
 
 // Wire strings of commands and their outcomes (protocol.md §5).
@@ -127,11 +127,7 @@ type Manager struct {
 // unreadable state file is logged and recovery starts with fresh counters.
 func New(cfg Config) *Manager {
 	log := cfg.Log
-	if log == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		log = logrus.NewEntry(l)
-	}
+	log = logging.OrDiscard(log)
 	now := cfg.Now
 	if now == nil {
 		now = time.Now

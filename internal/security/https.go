@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/sirupsen/logrus"
 )
 
@@ -48,12 +49,7 @@ func (cfg Config) baseURL() string {
 }
 
 func (cfg Config) log() *logrus.Entry {
-	if cfg.Log != nil {
-		return cfg.Log
-	}
-	l := logrus.New()
-	l.SetOutput(io.Discard)
-	return logrus.NewEntry(l)
+	return logging.OrDiscard(cfg.Log)
 }
 
 // File paths in keysdir. ca.crt is fixed: [security] server_crt is read by

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/sirupsen/logrus"
 )
 
@@ -122,12 +122,7 @@ func (c Config) withDefaults() Config {
 	c.SessionQueueLen = positive(c.SessionQueueLen, 1024)
 	c.HeartbeatLogEvery = positive(c.HeartbeatLogEvery, 10)
 	c.SummaryInterval = cmp.Or(c.SummaryInterval, time.Minute)
-	if c.Log == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		l.SetLevel(logrus.PanicLevel)
-		c.Log = logrus.NewEntry(l)
-	}
+	c.Log = logging.OrDiscard(c.Log)
 	if c.Scenario == nil {
 		c.Scenario = &Scenario{Name: "empty"}
 	}

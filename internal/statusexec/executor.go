@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ambari-go/ambari-agent/internal/cache"
+	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
@@ -194,7 +194,7 @@ func New(cfg Config) (*Executor, error) {
 	}
 	return &Executor{
 		cfg:       cfg,
-		log:       orDiscard(cfg.Log),
+		log:       logging.OrDiscard(cfg.Log),
 		slowAfter: slow,
 		sem:       make(chan struct{}, cfg.Concurrency),
 		regCh:     make(chan struct{}, 1),
@@ -202,16 +202,6 @@ func New(cfg Config) (*Executor, error) {
 		running:   make(map[checkKey]uint8),
 		touched:   make(map[compKey]uint64),
 	}, nil
-}
-
-func orDiscard(log *logrus.Entry) *logrus.Entry {
-	if log != nil {
-		return log
-	}
-	l := logrus.New()
-	l.SetOutput(io.Discard)
-	l.SetLevel(logrus.PanicLevel)
-	return logrus.NewEntry(l)
 }
 
 // Run runs status cycles until ctx is done, and handles registrations and

@@ -10,6 +10,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ambari-go/ambari-agent/internal/cache"
+	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
@@ -42,7 +43,7 @@ func NewVersionReporter(cfg VersionConfig) (*VersionReporter, error) {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = DefaultConcurrency
 	}
-	return &VersionReporter{cfg: cfg, log: orDiscard(cfg.Log), regCh: make(chan struct{}, 1)}, nil
+	return &VersionReporter{cfg: cfg, log: logging.OrDiscard(cfg.Log), regCh: make(chan struct{}, 1)}, nil
 }
 
 // Registered is called after every registration; it never blocks.

@@ -3,12 +3,12 @@ package stompws
 import (
 	"crypto/tls"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/go-stomp/stomp/v3/frame"
 	"github.com/gorilla/websocket"
 	"github.com/sirupsen/logrus"
@@ -145,9 +145,4 @@ func closeRaw(ws *websocket.Conn) error {
 	return nc.Close()
 }
 
-func discardLog() *logrus.Entry {
-	l := logrus.New()
-	l.SetOutput(io.Discard)
-	l.SetLevel(logrus.PanicLevel)
-	return logrus.NewEntry(l)
-}
+func discardLog() *logrus.Entry { return logging.Discard() }

@@ -2,6 +2,7 @@ package pyhelper
 
 import (
 	"github.com/ambari-go/ambari-agent/internal/atomicfile"
+	"github.com/ambari-go/ambari-agent/internal/logging"
 
 	"bufio"
 	"bytes"
@@ -152,11 +153,7 @@ func New(cfg Config) *Helper {
 		cfg.RetryDelay = 5 * time.Second
 	}
 	log := cfg.Log
-	if log == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		log = logrus.NewEntry(l)
-	}
+	log = logging.OrDiscard(log)
 	return &Helper{cfg: cfg, log: log, sem: make(chan struct{}, cfg.MaxInFlight)}
 }
 
