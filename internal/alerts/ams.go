@@ -31,13 +31,9 @@ const defaultAMSPort = 6188
 
 func newAMSCheck(src *pyDict) (*amsCheck, error) {
 	c := &amsCheck{}
-	c.thresholds, _ = dictGet(src, "reporting").(*pyDict)
-	if v, ok := src.get("uri"); ok {
-		u, err := parseURISpec(v)
-		if err != nil {
-			return nil, err
-		}
-		c.uri = u
+	var err error
+	if c.thresholds, c.uri, err = collectorSource(src); err != nil {
+		return nil, err
 	}
 	ams, ok := dictGet(src, "ams").(*pyDict)
 	if !ok {

@@ -18,6 +18,18 @@ type jmxBean struct {
 	attrs []string
 }
 
+// collectorSource reads what METRIC and AMS sources share: the reporting
+// thresholds and the collector's URI structure (nil when absent).
+func collectorSource(src *pyDict) (thresholds *pyDict, uri *uriSpec, err error) {
+	thresholds, _ = dictGet(src, "reporting").(*pyDict)
+	if v, ok := src.get("uri"); ok {
+		if uri, err = parseURISpec(v); err != nil {
+			return nil, nil, err
+		}
+	}
+	return thresholds, uri, nil
+}
+
 // endpoint resolves a METRIC or AMS source.uri to the collector's
 // address: the host from the URI (this host when it has none or names
 // 0.0.0.0), the port from the URI or defaultPort, and whether to use SSL.
@@ -52,13 +64,9 @@ type metricCheck struct {
 
 func newMetricCheck(src *pyDict) (*metricCheck, error) {
 	c := &metricCheck{}
-	c.thresholds, _ = dictGet(src, "reporting").(*pyDict)
-	if v, ok := src.get("uri"); ok {
-		u, err := parseURISpec(v)
-		if err != nil {
-			return nil, err
-		}
-		c.uri = u
+	var err error
+	if c.thresholds, c.uri, err = collectorSource(src); err != nil {
+		return nil, err
 	}
 	jmx, ok := dictGet(src, "jmx").(*pyDict)
 	if !ok {
