@@ -324,12 +324,33 @@ func TestStatusHangingCheckDoesNotHoldOthers(t *testing.T) {
 		t.Logf("the hanging check may have ended (%s): not checking for its result", time.Since(hungAt).Round(time.Second))
 		return
 	}
-	if entries, _ := os.ReadDir(hangPids); len(entries) != 1 {
+	entries, _ := os.ReadDir(hangPids)
+	if len(entries) != 1 {
 		t.Errorf("%d hanging status scripts, want still the one", len(entries))
 	}
 	st, _ := s.HostState(a.Name)
 	if c, ok := st.ComponentStatus["HANGER"]; ok {
 		t.Errorf("HANGER reported %q while its check hangs", c.Status)
+	}
+
+	// Stopping the agent ends the check it was waiting for, as it would
+	// end with the Python agent's process: nothing the agent started for
+	// itself outlives it and writes into its directories.
+	var hung []int
+	entries, _ = os.ReadDir(hangPids)
+	for _, e := range entries {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			hung = append(hung, pid)
+		}
+	}
+	a.Stop()
+	for _, pid := range hung {
+		if !waitFor(ctxFor(t, 5*time.Second), func() bool { return !alive(pid) }) {
+			t.Errorf("hanging status script %d still runs after the agent stopped", pid)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(a.DataDir(), "status_*")); len(left) > 0 {
+		t.Errorf("status files left behind: %v", left)
 	}
 }
 

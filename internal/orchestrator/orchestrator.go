@@ -66,8 +66,9 @@ const (
 var DefaultPythonPath = []string{"/usr/lib/ambari-agent/lib"}
 
 // ErrStopped is the Result.Err of a run the agent stopped waiting for
-// because it is shutting down. The script is left running: stopping the
-// agent must not kill the work it started.
+// because it is shutting down. A command's script is left running:
+// stopping the agent must not kill the work the server asked for. A status
+// or version check is killed instead (see runScript).
 var ErrStopped = errors.New("agent stopping: command left running")
 
 // DirProvider makes a directory of the resources cache current and returns

@@ -53,7 +53,9 @@ type StatusRequest struct {
 // Status runs a component's status or version script (agent.md 7.2) with
 // the timeout of the component's commandParams.command_timeout, no hooks
 // for STATUS, and files of its own that are deleted afterwards. Exit code 0
-// means running. ctx has the same meaning as for Run.
+// means running. When ctx ends first, the check is killed (with its
+// process tree) and ErrStopped returned: unlike a command, nothing it does
+// is worth finishing once nobody waits for the answer.
 func (o *Orchestrator) Status(ctx context.Context, r StatusRequest) Result {
 	name := r.CommandName
 	if name == "" {
@@ -77,11 +79,10 @@ func (o *Orchestrator) Status(ctx context.Context, r StatusRequest) Result {
 	}
 	log := o.log.WithFields(logrus.Fields{"componentName": r.ComponentName, "command": name})
 	res, _ := o.execute(ctx, log, nil, s, nil)
-	if !errors.Is(res.Err, ErrStopped) {
-		for _, f := range []string{s.out, s.err, s.structured} {
-			if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
-				log.WithError(err).Warn("Failed to remove status command file")
-			}
+	// A stopped check has been killed (runScript), so its files go too.
+	for _, f := range []string{s.out, s.err, s.structured} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			log.WithError(err).Warn("Failed to remove status command file")
 		}
 	}
 	return res
@@ -134,7 +135,7 @@ func (o *Orchestrator) execute(ctx context.Context, log *logrus.Entry, t *task, 
 		return o.startBackground(log, t, s, p, onDone)
 	}
 	res = o.runChain(ctx, log, t, s, p)
-	if !errors.Is(res.Err, ErrStopped) {
+	if !errors.Is(res.Err, ErrStopped) || s.status {
 		o.dropCommandFile(p.jsonPath, s.status, res.ExitCode)
 	}
 	return res, false
@@ -305,6 +306,15 @@ wait:
 			logProcessInformation(log)
 			o.killer.kill(pid)
 		case <-ctx.Done():
+			if s.status {
+				// A status or version check is the agent's own read-only
+				// probe, worthless once nobody waits for it; the Python
+				// agent runs these inside its own process, so they end
+				// with it. Killed rather than left to write into the
+				// agent's directories after it has gone.
+				o.killer.kill(pid)
+				<-done
+			}
 			return Result{}, ErrStopped
 		}
 	}

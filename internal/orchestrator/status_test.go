@@ -102,6 +102,43 @@ func TestStatusUsesTopologyTimeoutAndNoHooks(t *testing.T) {
 	waitDead(t, parsePids(t, waitFile(t, pidsFile))...)
 }
 
+// A check still running when its caller stops waiting (the agent stops,
+// or a newer registration replaces a version report) is killed with its
+// whole tree, and its files go: nothing outlives the agent.
+func TestStatusStoppedKillsTheCheck(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	pidsFile := filepath.Join(e.tmp, "pids")
+	e.applyCaches([]map[string]any{{"serviceName": "TESTKIT", "componentName": "SLOW", "hostIds": []int{1},
+		"componentLevelParams": map[string]any{},
+		"commandParams": map[string]any{"command_timeout": "600", "script": "scripts/sleep_tree.py", "script_type": "PYTHON",
+			"service_package_folder": testkitPkg, "pids_file": pidsFile}}})
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan error, 1)
+	go func() {
+		_, _, _, err := e.orch.RunStatus(ctx, clusterID, "TESTKIT", "SLOW", "")
+		got <- err
+	}()
+	pids := parsePids(t, waitFile(t, pidsFile))
+	killLater(t, pids...)
+	cancel()
+	if err := <-got; !errors.Is(err, ErrStopped) {
+		t.Fatalf("stopped check: %v, want ErrStopped", err)
+	}
+	// Killed before RunStatus returned, not merely abandoned.
+	for _, pid := range pids {
+		if processAlive(pid) {
+			t.Errorf("process %d of the stopped check still runs", pid)
+		}
+	}
+	ents, _ := os.ReadDir(e.data)
+	for _, ent := range ents {
+		if strings.HasPrefix(ent.Name(), "status_") {
+			t.Errorf("status file %s left behind", ent.Name())
+		}
+	}
+}
+
 func TestRunStatusAdapter(t *testing.T) {
 	e := newEnv(t, nil)
 	code, stderr, out, err := e.orch.RunStatus(context.Background(), clusterID, "DEMO", "DEMO_CLIENT", CommandGetVersion)

@@ -56,9 +56,8 @@ func (v *VersionReporter) Registered() {
 
 // Run starts a report after every registration until ctx is done. A newer
 // registration cancels a report still running: its checks not yet started
-// never start, the running ones are no longer waited for (the orchestrator
-// leaves such scripts to finish on their own), and it sends nothing; the
-// new report covers the new session. The new report starts once the old
+// never start, the running ones are killed by the orchestrator, and it
+// sends nothing; the new report covers the new session. The new report starts once the old
 // one has let go of its checks, so the runner never has more than
 // Concurrency of them at once.
 func (v *VersionReporter) Run(ctx context.Context) error {
