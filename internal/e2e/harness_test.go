@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -356,15 +357,26 @@ func (a *Agent) cleanup() {
 		}
 		return nil
 	})
-	if a.t.Failed() {
+	if !a.t.Failed() {
+		return
+	}
+	// A few logs explain a failure; a hundred would bury its message.
+	n, _ := logDumps.LoadOrStore(a.t, new(atomic.Int32))
+	switch n.(*atomic.Int32).Add(1) {
+	case 1, 2, 3:
 		log := a.Log()
-		if len(log) > 20000 {
-			log = "..." + log[len(log)-20000:]
+		if len(log) > 16000 {
+			log = "..." + log[len(log)-16000:]
 		}
 		out, _ := os.ReadFile(a.Path("run.out"))
 		a.t.Logf("agent %s log:\n%s\nrun.out:\n%s", a.Name, log, out)
+	case 4:
+		a.t.Logf("logs of the test's other agents left out")
 	}
 }
+
+// logDumps counts the agent logs shown per failed test.
+var logDumps sync.Map // testing.TB -> *atomic.Int32
 
 // waitLog waits for a line of the agent's log containing s.
 func (a *Agent) waitLog(ctx context.Context, s string) bool {
