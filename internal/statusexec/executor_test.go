@@ -164,19 +164,19 @@ func TestSkipsComponentWithCommandRunning(t *testing.T) {
 	want(t, h.sender.next(t), "1/A/STATUS=STARTED")
 }
 
-// A hanging status script (8 s here, 60 s or more in the field) holds
+// A hanging status script (12 s here, 60 s or more in the field) holds
 // neither the other components' reports nor the next cycles; it is not
 // started again while it runs, and its result is sent on its own.
 func TestSlowCheckDoesNotDelayOtherComponents(t *testing.T) {
 	st := newStack(t)
 	st.topology("CREATE", cluster{id: "1", local: []string{"A", "B", "C"}})
 	st.metadata("1")
-	st.setState("A", "running sleep=8")
+	st.setState("A", "running sleep=12")
 	st.setState("B", "running")
 	st.setState("C", "stopped")
 	h := startExecutor(t, st, func(c *Config) {
 		c.Concurrency = 1                  // A, checked first, holds the only slot
-		c.SlowCheckAfter = 2 * time.Second // B and C take far less, A far more
+		c.SlowCheckAfter = 4 * time.Second // B and C take far less, A far more
 	})
 
 	want(t, h.sender.next(t), "1/B/STATUS=STARTED", "1/C/STATUS=INSTALLED")
@@ -255,7 +255,7 @@ func TestStaleCycleResultIsDiscarded(t *testing.T) {
 	st.metadata("1")
 	st.setState("A", "running")
 	st.setState("B", "running")
-	h := startExecutor(t, st, func(c *Config) { c.SlowCheckAfter = time.Minute })
+	h := startExecutor(t, st, nil)
 	want(t, h.sender.next(t), "1/A/STATUS=STARTED", "1/B/STATUS=STARTED")
 	h.waitCycles(1)
 
