@@ -349,16 +349,18 @@ func (e *env) touch(name string) {
 	}
 }
 
-// waitFile waits until a file exists.
-func (e *env) waitFile(name string) {
+// waitFile waits until a file has content containing text ("": any). A
+// script creates a file before it writes to it, and the agent creates a
+// command's output files before the script has printed anything.
+func (e *env) waitFile(name, text string) {
 	e.t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	for {
-		if _, err := os.Stat(e.path(name)); err == nil {
+		if b, err := os.ReadFile(e.path(name)); err == nil && len(b) > 0 && strings.Contains(string(b), text) {
 			return
 		}
 		if time.Now().After(deadline) {
-			e.t.Fatalf("%s never appeared", name)
+			e.t.Fatalf("%s never appeared with %q in it", name, text)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -175,8 +175,8 @@ func TestRestartReportsRunningCommandFailed(t *testing.T) {
 	}}))
 	e.sender.waitReport(t, 221, protocol.StatusCompleted)
 	e.sender.waitReport(t, 220, protocol.StatusInProgress)
-	e.waitFile("data/errors-220.txt")
-	time.Sleep(200 * time.Millisecond) // the script has printed its lines
+	// stderr is written after the stdout lines have been flushed.
+	e.waitFile("data/errors-220.txt", "partial")
 	e.halt()
 	if j := e.journaled(); statusOf(j[220]) != protocol.StatusInProgress || statusOf(j[221]) != protocol.StatusCompleted {
 		t.Fatalf("journal after the stop: %v", j)

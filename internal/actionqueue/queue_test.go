@@ -168,7 +168,7 @@ func TestCancelRunningKillsTreeAndReportsReason(t *testing.T) {
 	e.intake(message(clusterMsg{id: "-1", commands: []map[string]any{
 		cmd(30, "-1", map[string]string{"child_pid_file": e.path("child"), "wait_file": e.path("never")}),
 	}}))
-	e.waitFile("child")
+	e.waitFile("child", "")
 	data, _ := os.ReadFile(e.path("child"))
 	child, _ := strconv.Atoi(strings.TrimSpace(string(data)))
 
@@ -208,7 +208,7 @@ func TestRescheduledCancelSendsNoFailure(t *testing.T) {
 		cmd(40, "-1", map[string]string{"record": e.path("rec"), "wait_file": e.path("never")}),
 	}}))
 	e.sender.waitReport(t, 40, protocol.StatusInProgress)
-	e.waitFile("rec")
+	e.waitFile("rec", "")
 	e.intake(message(clusterMsg{id: "-1",
 		cancels:  []map[string]any{cancelOf(40, "rescheduled")},
 		commands: []map[string]any{cmd(40, "-1", map[string]string{"record": e.path("rec"), "stdout_lines": "2"})},
@@ -315,7 +315,7 @@ func TestCancelDuringRetryWait(t *testing.T) {
 		cmd(70, "-1", map[string]string{"record": e.path("rec"), "exit_code": "1",
 			"command_retry_enabled": "true", "max_duration_for_retries": "600"}),
 	}}))
-	e.waitFile("rec")
+	e.waitFile("rec", "")
 	// Let the first attempt end; the command then waits 2 s.
 	deadline := time.Now().Add(waitTimeout)
 	for len(e.events("rec")) < 2 && time.Now().Before(deadline) {
