@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,22 +122,34 @@ func TestCallCanceledByContext(t *testing.T) {
 
 func TestHelperKilledMidFlightRestarts(t *testing.T) {
 	h := newTestHelper(t)
-	slow := writeScript(t, t.TempDir(), "slow.py", sleepScript)
+	dir := t.TempDir()
+	started := filepath.Join(dir, "started")
+	slow := writeScript(t, dir, "slow.py", fmt.Sprintf(`
+import time
+def execute(configurations={}, parameters={}, host_name=None):
+    open(%q, "w").close()
+    time.sleep(3600)
+`, started))
 	done := make(chan error, 1)
 	go func() {
 		_, err := h.Call(context.Background(), "script_alert", scriptArgs(slow), time.Hour)
 		done <- err
 	}()
-	var pid int
+	// The call is in flight once its script runs.
 	deadline := time.Now().Add(20 * time.Second)
-	for pid == 0 && time.Now().Before(deadline) {
+	for {
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the script of the call never started")
+		}
 		time.Sleep(20 * time.Millisecond)
-		pid = h.Pid()
 	}
+	pid := h.Pid()
 	if pid == 0 {
-		t.Fatal("helper did not start")
+		t.Fatal("no helper pid while a call runs")
 	}
-	time.Sleep(200 * time.Millisecond) // let the request reach the helper
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
