@@ -410,16 +410,6 @@ func procStat(pid int) (procStatus, bool) {
 	return procStatus{ppid: int(n(4)), utime: n(14), stime: n(15), cutime: n(16), cstime: n(17)}, true
 }
 
-// alive reports whether pid exists and is not a zombie.
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	return i > 0 && i+2 < len(b) && b[i+2] != 'Z'
-}
-
 // waitFor polls cond (the agent's processes and files have no events to
 // wait on) until it holds or ctx ends.
 func waitFor(ctx context.Context, cond func() bool) bool {

@@ -205,26 +205,11 @@ func (sl cmdSleeper) pids(t *testing.T, ctx context.Context) []int {
 	return pids
 }
 
-// cmdProcAlive reports whether pid runs. A zombie counts as gone: it has
-// exited, only its parent (init, for orphans) has not reaped it yet.
-func cmdProcAlive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 || i+2 >= len(b) {
-		return true
-	}
-	state := b[i+2]
-	return state != 'Z' && state != 'X'
-}
-
 // cmdAlive returns those of pids still running.
 func cmdAlive(pids []int) []int {
 	var out []int
 	for _, p := range pids {
-		if cmdProcAlive(p) {
+		if alive(p) {
 			out = append(out, p)
 		}
 	}

@@ -167,8 +167,8 @@ func TestCommandInstallAndStartDemoServer(t *testing.T) {
 			t.Errorf("RESTART stdout %q", cmdText(r.Stdout))
 		}
 		pid := cmdReadPid(t, pidFile)
-		if pid == firstPid || cmdProcAlive(firstPid) {
-			t.Errorf("daemon pid %d before, %d after the restart (old alive: %t)", firstPid, pid, cmdProcAlive(firstPid))
+		if pid == firstPid || alive(firstPid) {
+			t.Errorf("daemon pid %d before, %d after the restart (old alive: %t)", firstPid, pid, alive(firstPid))
 		}
 		if status, _, err := cmdHTTPGet("http://127.0.0.1:" + e.port + "/"); err != nil || status != 200 {
 			t.Errorf("daemon after the restart: %d %v", status, err)

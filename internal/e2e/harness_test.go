@@ -425,3 +425,18 @@ func readJSON(t testing.TB, path string, v any) {
 }
 
 var _ = runtime.NumCPU
+
+// alive reports whether pid runs. A zombie counts as gone: it has exited,
+// only its parent (init, for orphans) has not reaped it yet.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 || i+2 >= len(b) {
+		return true
+	}
+	state := b[i+2]
+	return state != 'Z' && state != 'X'
+}

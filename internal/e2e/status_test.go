@@ -94,7 +94,7 @@ func TestStatusDeathAndAutoStart(t *testing.T) {
 	t.Logf("auto start task %d completed %s after the death", auto.TaskID, auto.EndedAt.Sub(died).Round(time.Millisecond))
 	statusCheckAutoReports(t, s, a.Name, auto.TaskID)
 	statusWait(ctx, t, s, a.Name, since, "DEMO_SERVER", protocol.ComponentStarted)
-	if pid := statusDemoPid(t, a); !statusAlive(pid) {
+	if pid := statusDemoPid(t, a); !alive(pid) {
 		t.Fatalf("reported STARTED but daemon %d is not running", pid)
 	}
 
@@ -120,7 +120,7 @@ func TestStatusDeathAndAutoStart(t *testing.T) {
 	if got := st.ComponentStatus["DEMO_SERVER"].Status; got != protocol.ComponentInstalled {
 		t.Errorf("DEMO_SERVER is %q at the server, want INSTALLED", got)
 	}
-	if pid := statusDemoPid(t, a); statusAlive(pid) {
+	if pid := statusDemoPid(t, a); alive(pid) {
 		t.Errorf("the daemon runs again (pid %d)", pid)
 	}
 }
@@ -553,31 +553,19 @@ func statusDemoPid(t testing.TB, a *Agent) int {
 func statusKillDemo(t testing.TB, a *Agent) time.Time {
 	t.Helper()
 	pid := statusDemoPid(t, a)
-	if !statusAlive(pid) {
+	if !alive(pid) {
 		t.Fatalf("DEMO_SERVER daemon %d is not running", pid)
 	}
 	died := time.Now()
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	for end := time.Now().Add(10 * time.Second); statusAlive(pid); time.Sleep(5 * time.Millisecond) {
+	for end := time.Now().Add(10 * time.Second); alive(pid); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(end) {
 			t.Fatalf("daemon %d survived SIGKILL", pid)
 		}
 	}
 	return died
-}
-
-// statusAlive reports whether pid runs (a zombie does not), the way the
-// demo scripts judge it.
-func statusAlive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
 }
 
 // statusKillPidsIn kills the processes listed one per line in file.
