@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -423,8 +422,6 @@ func readJSON(t testing.TB, path string, v any) {
 		t.Fatalf("%s: %v", path, err)
 	}
 }
-
-var _ = runtime.NumCPU
 
 // alive reports whether pid runs. A zombie counts as gone: it has exited,
 // only its parent (init, for orphans) has not reaped it yet.
