@@ -63,6 +63,12 @@ type Recovery interface {
 	ObserveCommandResult(command map[string]any, status string)
 }
 
+// Liveness is a part of the agent's health model.
+type Liveness interface {
+	Idle()
+	Begin() (end func())
+}
+
 // Config wires a Queue.
 type Config struct {
 	// Runner runs the commands. Required.
@@ -105,6 +111,11 @@ type Config struct {
 	StatusCheck func(clusterID, serviceName, role string)
 	// Log is the component logger; nil discards.
 	Log *logrus.Entry
+	// IntakeLiveness and JournalLiveness record the progress of command
+	// intake and of the report journal's sender for the agent's health
+	// model (*liveness.Part): each intake and each send is a unit of work;
+	// nil = none.
+	IntakeLiveness, JournalLiveness Liveness
 
 	// clock replaces the wall clock in tests of the retry arithmetic.
 	clock clock

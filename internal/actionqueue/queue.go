@@ -70,6 +70,7 @@ func New(cfg Config) (*Queue, error) {
 		interval:      cfg.ReportInterval,
 		sender:        cfg.Sender,
 		log:           cfg.Log,
+		liveness:      cfg.JournalLiveness,
 	})
 	if err != nil {
 		return nil, err
@@ -100,6 +101,9 @@ func (q *Queue) Run(ctx context.Context) error {
 // (malformed body, full queue) leaves the queue untouched and is
 // acknowledged as ERROR so that the server sends the message again.
 func (q *Queue) Intake(body []byte) error {
+	if q.cfg.IntakeLiveness != nil {
+		defer q.cfg.IntakeLiveness.Begin()()
+	}
 	ev, err := decodeCommandsEvent(body)
 	if err != nil {
 		return err
@@ -130,6 +134,14 @@ func (q *Queue) Intake(body []byte) error {
 	q.mu.Unlock()
 	q.nudge()
 	return nil
+}
+
+// PendingReports counts the reports the server has not acknowledged yet
+// (journaled when the journal is on).
+func (q *Queue) PendingReports() int {
+	q.store.mu.Lock()
+	defer q.store.mu.Unlock()
+	return q.store.dirty
 }
 
 // Registered is called after every registration: the reports waiting for

@@ -46,6 +46,8 @@ type storeConfig struct {
 	log           *logrus.Entry
 	// maxSize is MaxReportSize; smaller in tests.
 	maxSize int
+	// liveness: Config.JournalLiveness.
+	liveness Liveness
 }
 
 // entry is one task's latest report (CommandStatusDict's (command,
@@ -444,6 +446,9 @@ func (s *statusStore) run(ctx context.Context) {
 	retry.Stop()
 	defer retry.Stop()
 	armed := false
+	if s.cfg.liveness != nil {
+		s.cfg.liveness.Idle()
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -508,6 +513,9 @@ func (s *statusStore) sendPending(ctx context.Context, periodic bool) {
 	if s.dirty == 0 && (!periodic || s.periodic == 0) {
 		s.mu.Unlock()
 		return
+	}
+	if s.cfg.liveness != nil {
+		defer s.cfg.liveness.Begin()()
 	}
 	items := s.scratch[:0]
 	for _, e := range s.entries {

@@ -135,6 +135,20 @@ type Config struct {
 	// Now is the clock for result timestamps, stale checks and RECOVERY
 	// alerts (nil: time.Now).
 	Now func() time.Time
+
+	// Liveness records the scheduler's progress for the agent's health
+	// model (*liveness.Part): each check run is a unit of work bounded by
+	// its timeout; nil = none.
+	Liveness Liveness
+	// Observe, when set, learns the state of every finished check
+	// (metrics). It must return quickly.
+	Observe func(definitionName, state string)
+}
+
+// Liveness is the scheduler's view of the agent's health model.
+type Liveness interface {
+	Idle()
+	BeginFor(what string, bound time.Duration) (end func())
 }
 
 const (

@@ -114,6 +114,9 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 	s := newScheduler(m)
 	m.reload(s, true)
+	if m.cfg.Liveness != nil {
+		m.cfg.Liveness.Idle()
+	}
 
 	var reporterDone sync.WaitGroup
 	reporterDone.Add(1)

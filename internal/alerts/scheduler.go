@@ -246,9 +246,21 @@ func (s *scheduler) launch(ctx context.Context, j *job, scheduled time.Time) {
 				Warnf("Run time of job %s was missed by %s", j.alert.def.Name, late.Round(time.Millisecond))
 			return
 		}
+		var end func()
+		if live := s.m.cfg.Liveness; live != nil {
+			// A run ends by its timeout (a script's) or its own network
+			// timeouts, well within two intervals.
+			end = live.BeginFor("alert "+j.alert.def.Name, 2*j.interval+s.m.cfg.ScriptTimeout)
+		}
 		res := s.m.evaluate(ctx, j.alert)
+		if end != nil {
+			end()
+		}
 		if ctx.Err() != nil || j.removed.Load() {
 			return
+		}
+		if s.m.cfg.Observe != nil {
+			s.m.cfg.Observe(j.alert.def.Name, res.State)
 		}
 		s.m.collector.put(res)
 		s.m.stale.ran(res)

@@ -83,8 +83,34 @@ type Config struct {
 	// attempts ([server] max_reconnect_retry_delay).
 	MinBackoff, MaxBackoff time.Duration
 
+	// Observer learns what the link does (liveness, metrics, the status
+	// file); nil = nobody.
+	Observer Observer
+
 	Log *logrus.Entry
 }
+
+// Observer is told about the link's life. Calls come from the link's
+// goroutine and must return quickly.
+type Observer interface {
+	// Connecting: an attempt to reach server begins (probe or session).
+	Connecting(server string)
+	// Registered: a session with server is registered.
+	Registered(server string)
+	// Disconnected: no session (an attempt failed or a session ended);
+	// the next attempt comes in retryIn.
+	Disconnected(server string, err error, retryIn time.Duration)
+	// HeartbeatAcked: the server answered a heartbeat after rtt; late is
+	// how long after its due time the heartbeat left.
+	HeartbeatAcked(rtt, late time.Duration)
+}
+
+type noObserver struct{}
+
+func (noObserver) Connecting(string)                           {}
+func (noObserver) Registered(string)                           {}
+func (noObserver) Disconnected(string, error, time.Duration)   {}
+func (noObserver) HeartbeatAcked(time.Duration, time.Duration) {}
 
 // Link is the agent's connection to the server.
 type Link struct {
@@ -115,6 +141,9 @@ func New(cfg Config) *Link {
 		cfg.MaxBackoff = cfg.MinBackoff
 	}
 	cfg.Log = logging.OrDiscard(cfg.Log)
+	if cfg.Observer == nil {
+		cfg.Observer = noObserver{}
+	}
 	return &Link{cfg: cfg, log: cfg.Log, bo: backoff{base: cfg.MinBackoff, cap: cfg.MaxBackoff}}
 }
 
@@ -138,10 +167,16 @@ func (l *Link) Run(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
+	// failures counts the attempts that failed since the last
+	// registration, down since when; the log says how long the server has
+	// been out of reach instead of restarting a count.
+	var failures int
+	var down time.Time
 	for {
 		began := time.Now()
+		l.cfg.Observer.Connecting(server)
 		err := l.session(ctx, server)
-		l.conn.Store(nil)
+		registered := l.conn.Swap(nil) != nil
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -155,7 +190,15 @@ func (l *Link) Run(ctx context.Context) error {
 			l.bo.reset()
 		}
 		d := l.bo.next()
-		l.log.WithError(err).Warnf("Connection to %s lost or refused; registering again in %s", server, d.Round(time.Millisecond))
+		l.cfg.Observer.Disconnected(server, err, d)
+		if registered || failures == 0 {
+			failures, down = 0, time.Now()
+			l.log.WithError(err).Warnf("Connection to %s lost or refused; registering again in %s", server, d.Round(time.Millisecond))
+		} else {
+			l.log.WithError(err).Warnf("Ambari server %s still out of reach: %d attempts failed over %s; next attempt in %s",
+				server, failures+1, time.Since(down).Round(time.Second), d.Round(time.Millisecond))
+		}
+		failures++
 		if !sleep(ctx, d) {
 			return nil
 		}
@@ -173,9 +216,16 @@ func (l *Link) waitForServer(ctx context.Context) (string, bool) {
 	if l.cfg.Probe == nil {
 		return l.cfg.Servers[0], true
 	}
-	for {
-		for _, s := range l.cfg.Servers {
+	// The Python agent counts "attempt i of N" per server and starts
+	// again at 1 when it cycles, forever; this says how long and how often
+	// each server has been tried, and where it goes next.
+	began := time.Now()
+	tries := 0
+	for round := 1; ; round++ {
+		for si, s := range l.cfg.Servers {
 			for i := 1; i <= l.cfg.ProbeAttempts; i++ {
+				tries++
+				l.cfg.Observer.Connecting(s)
 				err := l.cfg.Probe(ctx, s)
 				if err == nil {
 					l.log.Infof("Ambari server %s is reachable", s)
@@ -184,7 +234,13 @@ func (l *Link) waitForServer(ctx context.Context) (string, bool) {
 				if ctx.Err() != nil {
 					return "", false
 				}
-				l.log.WithError(err).Warnf("Ambari server %s not reachable (attempt %d of %d); retrying in %s", s, i, l.cfg.ProbeAttempts, l.cfg.ProbeDelay)
+				next := s
+				if i == l.cfg.ProbeAttempts {
+					next = l.cfg.Servers[(si+1)%len(l.cfg.Servers)]
+				}
+				l.cfg.Observer.Disconnected(s, err, l.cfg.ProbeDelay)
+				l.log.WithError(err).Warnf("Ambari server %s not reachable (attempt %d of %d on it, round %d; no server reached for %s, %d attempts); trying %s in %s",
+					s, i, l.cfg.ProbeAttempts, round, time.Since(began).Round(time.Second), tries, next, l.cfg.ProbeDelay)
 				if !sleep(ctx, l.cfg.ProbeDelay) {
 					return "", false
 				}
@@ -211,6 +267,7 @@ func (l *Link) session(ctx context.Context, server string) error {
 	}
 	l.conn.Store(&connBox{conn})
 	l.log.Infof("Registered with the Ambari server %s", server)
+	l.cfg.Observer.Registered(server)
 	if l.cfg.OnRegistered != nil {
 		l.cfg.OnRegistered()
 	}
@@ -373,6 +430,7 @@ func (l *Link) heartbeats(ctx context.Context, conn Conn) error {
 	t := time.NewTimer(0)
 	defer t.Stop()
 	buf := make([]byte, 0, 64)
+	due := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -383,6 +441,7 @@ func (l *Link) heartbeats(ctx context.Context, conn Conn) error {
 		}
 		sent := l.nextID
 		buf = l.heartbeatBody(buf[:0], sent)
+		start := time.Now()
 		reply, err := conn.Request(ctx, protocol.Heartbeat, buf)
 		if err != nil {
 			return fmt.Errorf("heartbeat: %w", err)
@@ -398,6 +457,8 @@ func (l *Link) heartbeats(ctx context.Context, conn Conn) error {
 		}
 		l.nextID = *resp.ID
 		l.log.Debugf("Heartbeat %d acknowledged", sent)
+		l.cfg.Observer.HeartbeatAcked(time.Since(start), max(start.Sub(due), 0))
+		due = time.Now().Add(l.cfg.Interval)
 		t.Reset(l.cfg.Interval)
 	}
 }

@@ -97,6 +97,18 @@ type Config struct {
 
 	// Log is the component logger; nil discards.
 	Log *logrus.Entry
+
+	// Liveness records the loop's progress for the agent's health model
+	// (*liveness.Part): a beat per cycle, each cycle a unit of work; nil =
+	// none.
+	Liveness Liveness
+}
+
+// Liveness is the status loop's view of the agent's health model.
+type Liveness interface {
+	Beat()
+	Idle()
+	Begin() (end func())
 }
 
 // compKey names a component of a cluster.
@@ -222,6 +234,9 @@ func (e *Executor) Run(ctx context.Context) error {
 
 	if e.cfg.Interval == 0 {
 		e.log.Warn("ComponentStatusExecutor is turned off. Some functionality might not work correctly.")
+		if e.cfg.Liveness != nil {
+			e.cfg.Liveness.Idle()
+		}
 		<-ctx.Done()
 	} else {
 		e.cycles(ctx)
@@ -249,8 +264,16 @@ func (e *Executor) cycles(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		var end func()
+		if e.cfg.Liveness != nil {
+			end = e.cfg.Liveness.Begin()
+		}
 		e.safely("status cycle", func() { e.runCycle(ctx) })
 		e.lastCycle.Store(time.Now().UnixNano())
+		if end != nil {
+			end()
+			e.cfg.Liveness.Beat()
+		}
 		if e.onCycle != nil {
 			e.onCycle()
 		}
