@@ -89,6 +89,9 @@ type Agent struct {
 
 	// PingPort 0 lets the kernel choose.
 	PingPort int
+	// HTTPPort serves /healthz, /metrics and /debug/pprof/ on 127.0.0.1;
+	// 0 = off. New key: the Python agent has no such endpoint.
+	HTTPPort int
 	CacheDir string
 	// TolerateDownloadFailures lets commands run from the local cache copy
 	// when the server's archive cannot be fetched.

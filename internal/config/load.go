@@ -259,6 +259,29 @@ func (r *reader) port(section, key string, dst *int) {
 	}
 }
 
+// loopbackPort reads a port on which the agent listens on 127.0.0.1 only:
+// "9100" or "127.0.0.1:9100". Another address is refused, since what is
+// served there (pprof, health) is for the host's own operator.
+func (r *reader) loopbackPort(section, key string, dst *int) {
+	v, ok := r.raw(section, key)
+	if !ok || v == "" {
+		return
+	}
+	if host, port, found := strings.Cut(v, ":"); found || strings.Contains(v, "]") {
+		if host != "127.0.0.1" && host != "localhost" {
+			r.fail(section, key, v, "the agent serves it on 127.0.0.1 only; give a port number (or 127.0.0.1:PORT)")
+			return
+		}
+		v = port
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 65535 {
+		r.fail(section, key, v, "not a TCP port (0-65535)")
+		return
+	}
+	*dst = n
+}
+
 // boolTrue is Python's `value.lower() == "true"`, used for several keys.
 func (r *reader) boolTrue(section, key string, dst *bool) {
 	if v, ok := r.raw(section, key); ok {
@@ -332,6 +355,7 @@ func (r *reader) bind(c *Config) {
 		}
 	}
 	r.port(agt, "ping_port", &a.PingPort)
+	r.loopbackPort(agt, "http_port", &a.HTTPPort)
 	r.str(agt, "cache_dir", &a.CacheDir)
 	r.boolTrue(agt, "tolerate_download_failures", &a.TolerateDownloadFailures)
 	r.str(agt, "run_as_user", &a.RunAsUser)

@@ -15,7 +15,7 @@ type Registry struct {
 	parts []*Part
 	// onUnit, when set, learns how long each finished unit of work took
 	// (the metrics' duration histograms).
-	onUnit func(part string, d time.Duration)
+	onUnit func(part, what string, d time.Duration)
 }
 
 // New returns an empty registry; now nil means the wall clock.
@@ -27,8 +27,8 @@ func New(now func() time.Time) *Registry {
 }
 
 // OnUnit sets a function told the duration of every unit of work that
-// ends (Begin's end). Set it before the parts run.
-func (r *Registry) OnUnit(f func(part string, d time.Duration)) {
+// ends (what is BeginFor's, "" for Begin). Set it before the parts run.
+func (r *Registry) OnUnit(f func(part, what string, d time.Duration)) {
 	r.mu.Lock()
 	r.onUnit = f
 	r.mu.Unlock()
@@ -167,7 +167,7 @@ func (p *Part) end(id uint64) {
 	f := p.r.onUnit
 	p.r.mu.Unlock()
 	if f != nil {
-		f(p.name, now.Sub(u.since))
+		f(p.name, u.what, now.Sub(u.since))
 	}
 }
 
