@@ -146,7 +146,11 @@ func run(argv []string, out io.Writer) int {
 
 	switch o.command {
 	case "status":
-		return ctl.Status()
+		code := ctl.Status()
+		if code == agent.ExitOK {
+			ctl.PrintState(o.verbose)
+		}
+		return code
 	case "start":
 		return ctl.Start()
 	case "stop":

@@ -43,6 +43,7 @@ type Agent struct {
 	key      encryptionKey
 	work     *workers
 	alerts   *alerts.Manager
+	health   *health
 
 	linkLog, secLog *logrus.Entry
 }
@@ -79,6 +80,10 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	// hostname script is bounded by a timeout.
 	a.hostname = a.hostinfo.Hostname(context.Background())
 	a.log.Infof("This host registers as %s", a.hostname)
+	var err error
+	if a.health, err = a.newHealth(); err != nil {
+		return nil, err
+	}
 
 	a.link = heartbeat.New(heartbeat.Config{
 		Servers: a.hostinfo.ServerHostnames(context.Background()),
@@ -95,10 +100,12 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		OnRegistered:  a.onRegistered,
 		StaleAlerts:   func() []protocol.StaleAlert { return a.alerts.StaleAlerts() },
 		MaxBackoff:    cfg.Server.MaxReconnectRetryDelay,
+		Observer:      a.health.mon,
 		Log:           a.linkLog,
 	})
 	work, err := a.buildWorkers(logger)
 	if err != nil {
+		a.health.close()
 		return nil, err
 	}
 	a.work = work
@@ -132,6 +139,8 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	if opts.Ping != nil {
 		a.group.add("ping port listener", opts.Ping)
 	}
+	// Added last, stopped first: STOPPING=1 goes out as the stop begins.
+	a.group.add("monitor", a.health)
 	return a, nil
 }
 

@@ -43,6 +43,8 @@ func (a *Agent) buildAlerts(alertsLog *logrus.Logger, w *workers) *alerts.Manage
 		CacheDir:        cfg.Agent.CacheDir,
 		AgentTmpDir:     cfg.TmpDir(),
 		Minute:          alertMinute(logging.Component(alertsLog, "alerts")),
+		Liveness:        a.health.alerts,
+		Observe:         func(_, state string) { a.health.metrics.AlertRun(state) },
 	})
 }
 

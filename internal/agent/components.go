@@ -103,10 +103,13 @@ func (a *Agent) buildWorkers(logger *logrus.Logger) (*workers, error) {
 		Log:                    logging.Component(logger, "recovery"),
 	})
 
+	checks := &statusRunner{next: w.orch, part: a.health.status, interval: cfg.Agent.StatusCommandsRunInterval,
+		caches: a.caches, metrics: a.health.metrics}
 	w.status, err = statusexec.New(statusexec.Config{
 		HostName:    a.hostname,
 		Caches:      a.caches,
-		Runner:      w.orch,
+		Runner:      checks,
+		Liveness:    a.health.status,
 		Commands:    w.orch,
 		Sender:      a.link,
 		Recovery:    w.recovery,
@@ -120,7 +123,7 @@ func (a *Agent) buildWorkers(logger *logrus.Logger) (*workers, error) {
 	w.versions, err = statusexec.NewVersionReporter(statusexec.VersionConfig{
 		HostName:    a.hostname,
 		Caches:      a.caches,
-		Runner:      w.orch,
+		Runner:      checks,
 		Sender:      a.link,
 		Concurrency: cfg.Agent.StatusCommandsConcurrency,
 		Log:         logging.Component(logger, "versions"),
@@ -129,8 +132,14 @@ func (a *Agent) buildWorkers(logger *logrus.Logger) (*workers, error) {
 		return nil, err
 	}
 
+	var commands actionqueue.Runner = w.orch
+	if a.health.metrics != nil {
+		commands = commandRunner{Runner: w.orch, metrics: a.health.metrics}
+	}
 	w.queue, err = actionqueue.New(actionqueue.Config{
-		Runner:            w.orch,
+		Runner:            commands,
+		IntakeLiveness:    a.health.intake,
+		JournalLiveness:   a.health.journal,
 		Sender:            a.link,
 		Prefix:            cfg.Agent.Prefix,
 		ParallelExecution: cfg.Agent.ParallelExecution,
