@@ -150,6 +150,8 @@ type Agent struct {
 	Name string
 	Home string
 	bin  string
+	// Env is added to the environment of Start.
+	Env []string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -281,7 +283,7 @@ func (a *Agent) Start() {
 	}
 	cmd := exec.Command(a.bin, "run", "--home", a.Home)
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Env = append(os.Environ(), "AMBARI_PASSPHRASE=e2e")
+	cmd.Env = append(append(os.Environ(), "AMBARI_PASSPHRASE=e2e"), a.Env...)
 	if err := cmd.Start(); err != nil {
 		a.t.Fatal(err)
 	}
