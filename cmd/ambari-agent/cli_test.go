@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ambari-go/ambari-agent/internal/config"
 )
 
 var agentBin string
@@ -216,11 +218,60 @@ func TestRunFailsWhenDaemonCannotStart(t *testing.T) {
 
 func TestVersionAndUsage(t *testing.T) {
 	expectCode(t, 0, "--version")
-	out := expectCode(t, 1, "bogus")
-	if !strings.Contains(out, "Usage: ambari-agent") {
+	out := expectCode(t, 2, "bogus")
+	if !strings.Contains(out, "Usage: ambari-agent") || !strings.HasSuffix(out, "ambari-agent: unknown command \"bogus\"\n") {
 		t.Errorf("usage: %s", out)
 	}
 	expectCode(t, 1, "reset", "--home", t.TempDir())
+	out = expectCode(t, 2, "status", "now", "please")
+	if !strings.HasSuffix(out, "ambari-agent: status does not take the argument(s) now please\n") {
+		t.Errorf("extra arguments: %s", out)
+	}
+	out = expectCode(t, 2, "reset", "a.example.com", "b.example.com")
+	if !strings.HasSuffix(out, "ambari-agent: reset does not take the argument(s) b.example.com\n") {
+		t.Errorf("extra reset argument: %s", out)
+	}
+	out = expectCode(t, 2, "--bogus")
+	if !strings.HasSuffix(out, "ambari-agent: unknown option --bogus\n") {
+		t.Errorf("unknown option: %s", out)
+	}
+}
+
+// TestCommandHelpDoesNothingElse: `CMD --help` prints that command's help
+// and leaves a running agent alone (it used to stop it).
+func TestCommandHelpDoesNothingElse(t *testing.T) {
+	home := newHome(t, freePort(t))
+	expectCode(t, 0, "start", "--home", home) // no server, but the daemon runs
+	expectCode(t, 0, "status", "--home", home)
+	for _, help := range []string{"-h", "--help"} {
+		out := expectCode(t, 0, "stop", help, "--home", home)
+		if !strings.HasPrefix(out, "Usage: ambari-agent stop") || strings.Contains(out, "Stopping") {
+			t.Errorf("stop %s:\n%s", help, out)
+		}
+	}
+	expectCode(t, 0, "status", "--home", home)
+	out := expectCode(t, 0, "--home", home, "status", "--help")
+	if !strings.HasPrefix(out, "Usage: ambari-agent status") {
+		t.Errorf("status --help:\n%s", out)
+	}
+}
+
+// TestVersionNamesRegisteredVersionAndBuild: --version prints the version
+// the agent registers with (<prefix>/version) and the build.
+func TestVersionNamesRegisteredVersionAndBuild(t *testing.T) {
+	home := newHome(t, freePort(t))
+	cfg, err := config.Load(config.Locate(home), home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Dir(cfg.VersionFile()), 0o755)
+	if err := os.WriteFile(cfg.VersionFile(), []byte("2.7.8.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := expectCode(t, 0, "--version", "--home", home)
+	if !strings.HasPrefix(out, "2.7.8.0\nbuild ") {
+		t.Errorf("--version:\n%s", out)
+	}
 }
 
 func TestExpectedHostnameMismatchRefused(t *testing.T) {

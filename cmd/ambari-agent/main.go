@@ -30,12 +30,54 @@ Options (in any position):
                               every path placed under DIR (many agents per host)
   -v, --verbose               debug logging
   -e, --expected-hostname H   refuse to start unless this host's name is H
-  --version                   print the version and exit
+  --version                   print the registered version and the build, and exit
   --hash                      print the build's source revision and exit
+  -h, --help                  print this help (after a command: that command's)
 `
 
+// ExitUsage is the exit code of a command line that cannot be run: an
+// unknown command or option, or arguments a command does not take.
+const ExitUsage = 2
+
+// commandHelp is what `ambari-agent CMD --help` prints.
+var commandHelp = map[string]string{
+	"start": `Usage: ambari-agent start [--home DIR] [-v] [-e HOST]
+
+Start the agent in the background and wait until it holds its ping port
+and pid file. Exit 0 when started, 255 when it could not start.
+`,
+	"stop": `Usage: ambari-agent stop [--home DIR]
+
+Stop the running agent: SIGTERM, then SIGKILL after 10 s. The daemons the
+agent's commands started keep running.
+`,
+	"restart": `Usage: ambari-agent restart [--home DIR] [-v] [-e HOST]
+
+Stop the agent, then start it.
+`,
+	"status": `Usage: ambari-agent status [--home DIR] [-v]
+
+Say whether the agent runs: exit 0 running, 2 stale pid file, 3 not
+running. A running agent's registration, last acknowledged heartbeat,
+version, uptime, pending reports and stalled parts follow; -v adds every
+part's liveness.
+`,
+	"reset": `Usage: ambari-agent reset SERVER_HOSTNAME [--home DIR]
+
+Point the stopped agent at another Ambari server: change [server] hostname
+and clear its certificates.
+`,
+	"run": `Usage: ambari-agent run [--home DIR] [-v] [-e HOST]
+
+Run the agent in the foreground (systemd, containers). Under systemd it
+reports readiness and feeds the watchdog (Type=notify).
+`,
+}
+
 type options struct {
-	command          string
+	command string
+	// help: -h or --help came after a command.
+	help             bool
 	args             []string
 	home             string
 	verbose          bool
@@ -64,7 +106,13 @@ func parseArgs(argv []string) (options, error) {
 			o.verbose = true
 		case a == "-e" || a == "--expected-hostname" || strings.HasPrefix(a, "--expected-hostname="):
 			o.expectedHostname, err = value("--expected-hostname")
-		case a == "--version" || a == "--hash" || a == "-h" || a == "--help":
+		case a == "-h" || a == "--help":
+			if o.command == "" {
+				o.command = a
+			} else {
+				o.help = true
+			}
+		case a == "--version" || a == "--hash":
 			if o.command == "" {
 				o.command = a
 			}
@@ -87,12 +135,11 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout)) }
 func run(argv []string, out io.Writer) int {
 	o, err := parseArgs(argv)
 	if err != nil {
-		fmt.Fprintf(out, "%v\n\n%s", err, usage)
-		return agent.ExitFailure
+		return usageError(out, "%v", err)
 	}
 	switch o.command {
 	case "--version":
-		fmt.Fprintln(out, version.Version)
+		printVersion(out, o)
 		return agent.ExitOK
 	case "--hash":
 		fmt.Fprintln(out, version.Hash)
@@ -100,10 +147,22 @@ func run(argv []string, out io.Writer) int {
 	case "-h", "--help":
 		fmt.Fprint(out, usage)
 		return agent.ExitOK
+	case "":
+		return usageError(out, "no command given")
 	case "start", "stop", "restart", "status", "reset", "run":
 	default:
-		fmt.Fprint(out, usage)
-		return agent.ExitFailure
+		return usageError(out, "unknown command %q", o.command)
+	}
+	if o.help {
+		fmt.Fprint(out, commandHelp[o.command])
+		return agent.ExitOK
+	}
+	allowed := 0
+	if o.command == "reset" {
+		allowed = 1
+	}
+	if len(o.args) > allowed {
+		return usageError(out, "%s does not take the argument(s) %s", o.command, strings.Join(o.args[allowed:], " "))
 	}
 	if o.home != "" {
 		fmt.Fprintf(out, "Using agent home %s\n", o.home)
@@ -181,6 +240,28 @@ func loadConfig(o options) (*config.Config, error) {
 		return config.Defaults(o.home), nil
 	}
 	return cfg, err
+}
+
+// usageError prints the usage, then what was wrong, and returns ExitUsage.
+func usageError(out io.Writer, format string, args ...any) int {
+	fmt.Fprint(out, usage)
+	fmt.Fprintf(out, "\nambari-agent: "+format+"\n", args...)
+	return ExitUsage
+}
+
+// printVersion is --version: the version the agent registers with (the
+// package's <prefix>/version, which the server compares with its own) and
+// the build. Every version line the CLI prints comes from here.
+func printVersion(out io.Writer, o options) {
+	cfg, err := config.Load(config.Locate(o.home), o.home)
+	if err != nil {
+		cfg = config.Defaults(o.home)
+	}
+	registered := "unknown (no " + cfg.VersionFile() + ")"
+	if b, err := os.ReadFile(cfg.VersionFile()); err == nil && strings.TrimSpace(string(b)) != "" {
+		registered = strings.TrimSpace(string(b))
+	}
+	fmt.Fprintf(out, "%s\nbuild %s (%s)\n", registered, version.Version, version.Hash)
 }
 
 func canSudo() bool {
