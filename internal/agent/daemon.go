@@ -47,8 +47,10 @@ const (
 	restartMinDelay = 10 * time.Second
 	restartMaxDelay = 5 * time.Minute
 	// outFileLimit bounds ambari-agent.out; it only receives what escapes
-	// the log (runtime crash reports, early startup errors).
+	// the log (runtime crash reports, early startup errors, the output of
+	// a library writing to stderr). It is checked every outFileCheck.
 	outFileLimit = 10 << 20
+	outFileCheck = time.Minute
 )
 
 // RunDaemon runs the agent in the foreground until it is stopped and
@@ -86,7 +88,10 @@ func RunDaemon(cfg *config.Config, opts DaemonOptions) int {
 	if opts.Verbose || cfg.Agent.LogLevel == "DEBUG" {
 		level = logrus.DebugLevel
 	}
-	logger, closeLog, err := logging.New(logging.Options{File: cfg.LogFile(), Level: level, JSON: cfg.Logging.Format == "json"})
+	// Under systemd the main log also goes to the journal (stderr); the
+	// file log stays as it is.
+	journal := logging.UnderJournal()
+	logger, closeLog, err := logging.New(logging.Options{File: cfg.LogFile(), Level: level, JSON: cfg.Logging.Format == "json", Journal: journal})
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -117,7 +122,14 @@ func RunDaemon(cfg *config.Config, opts DaemonOptions) int {
 			case syscall.SIGUSR1:
 				dumpGoroutines(log)
 			case syscall.SIGHUP:
-				log.Info("SIGHUP ignored")
+				// logrotate's usual postrotate: write to new files
+				// under the old names.
+				for _, l := range []*logrus.Logger{logger, alertsLogger} {
+					if err := logging.Reopen(l); err != nil {
+						log.WithError(err).Error("SIGHUP: cannot reopen a log file")
+					}
+				}
+				log.Info("SIGHUP: log files reopened")
 			default:
 				log.Infof("Received %s, stopping", s)
 				stop()
@@ -195,7 +207,7 @@ func boundOutFile(ctx context.Context) {
 	if path == "" {
 		return
 	}
-	t := time.NewTicker(10 * time.Minute)
+	t := time.NewTicker(outFileCheck)
 	defer t.Stop()
 	for {
 		select {

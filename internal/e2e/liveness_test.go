@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -312,4 +314,52 @@ func runCLI(t *testing.T, a *Agent, args ...string) (string, int) {
 		t.Fatal(err)
 	}
 	return string(b), code
+}
+
+// TestJournalAndSIGHUP: with its stderr on the journal (JOURNAL_STREAM
+// names it) the agent copies its log there with syslog priority prefixes
+// and no timestamps; SIGHUP after logrotate moved the log file makes it
+// write to a new file under the old name.
+func TestJournalAndSIGHUP(t *testing.T) {
+	s := startSim(t, demoScenario(t), nil)
+	a := newAgent(t, s, "e2e-journal", nil)
+	out := a.Path("run.out")
+	if err := os.WriteFile(out, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(out, &st); err != nil {
+		t.Fatal(err)
+	}
+	a.Env = []string{fmt.Sprintf("JOURNAL_STREAM=%d:%d", st.Dev, st.Ino)}
+	a.Start()
+	ctx := ctxFor(t, 90*time.Second)
+	if _, err := s.WaitReady(ctx, a.Name); err != nil {
+		t.Fatal(err)
+	}
+	journal := func() string { b, _ := os.ReadFile(out); return string(b) }
+	if !waitFor(ctx, func() bool {
+		return strings.Contains(journal(), "<6>link - Registered with the Ambari server 127.0.0.1\n")
+	}) {
+		t.Fatalf("no journal line for the registration:\n%s", journal())
+	}
+	// The log lines (not the "Using agent home" the command prints on
+	// stdout) carry a priority and no timestamp: the journal keeps its own.
+	for _, l := range strings.Split(strings.TrimSpace(journal()), "\n") {
+		if regexp.MustCompile(`\d\d:\d\d:\d\d`).MatchString(l) || strings.Contains(l, " - ") && !regexp.MustCompile(`^<[0-7]>[a-z_]+ - `).MatchString(l) {
+			t.Errorf("not a journal line: %q", l)
+		}
+	}
+
+	logFile := a.Path("var/log/ambari-agent/ambari-agent.log")
+	if err := os.Rename(logFile, logFile+".1"); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(a.Pid(), syscall.SIGHUP)
+	if !waitFor(ctx, func() bool { return strings.Contains(a.Log(), "SIGHUP: log files reopened") }) {
+		t.Fatal("no new log file after SIGHUP")
+	}
+	if moved, _ := os.ReadFile(logFile + ".1"); !strings.Contains(string(moved), "Registered with the Ambari server") {
+		t.Errorf("the moved file lost its lines")
+	}
 }

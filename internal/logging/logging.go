@@ -7,6 +7,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -28,6 +30,11 @@ type Options struct {
 	JSON bool
 	// AlsoStderr copies every line to stderr (foreground runs).
 	AlsoStderr bool
+	// Journal copies every line to Stderr in the form journald reads
+	// (JournalFormatter): see UnderJournal.
+	Journal bool
+	// Stderr receives the AlsoStderr and Journal copies; nil: os.Stderr.
+	Stderr io.Writer
 }
 
 // New returns a logger writing per opts, and a function closing its file.
@@ -40,7 +47,11 @@ func New(opts Options) (*logrus.Logger, func() error, error) {
 		l.SetFormatter(&TextFormatter{})
 	}
 	closeFn := func() error { return nil }
-	var out io.Writer = os.Stderr
+	stderr := opts.Stderr
+	if stderr == nil {
+		stderr = os.Stderr
+	}
+	var out io.Writer = stderr
 	if opts.File != "" {
 		rf, err := OpenRotating(opts.File, MaxFileSize, MaxBackups)
 		if err != nil {
@@ -48,12 +59,97 @@ func New(opts Options) (*logrus.Logger, func() error, error) {
 		}
 		closeFn = rf.Close
 		out = rf
-		if opts.AlsoStderr {
-			out = io.MultiWriter(rf, os.Stderr)
+		switch {
+		case opts.Journal:
+			l.AddHook(&copyHook{w: stderr, f: JournalFormatter{}})
+		case opts.AlsoStderr:
+			l.AddHook(&copyHook{w: stderr, f: l.Formatter})
 		}
 	}
 	l.SetOutput(out)
 	return l, closeFn, nil
+}
+
+// Reopen reopens the log file of a logger New made (SIGHUP after
+// logrotate moved it away); a logger without a file is left alone.
+func Reopen(l *logrus.Logger) error {
+	if rf, ok := l.Out.(*RotatingFile); ok {
+		return rf.Reopen()
+	}
+	return nil
+}
+
+// copyHook writes every entry to a second writer in its own format.
+type copyHook struct {
+	mu sync.Mutex
+	w  io.Writer
+	f  logrus.Formatter
+}
+
+func (h *copyHook) Levels() []logrus.Level { return logrus.AllLevels }
+
+func (h *copyHook) Fire(e *logrus.Entry) error {
+	b, err := h.f.Format(e)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, err = h.w.Write(b)
+	return err
+}
+
+// UnderJournal reports whether stderr is connected to journald: systemd
+// sets JOURNAL_STREAM to the device and inode of the stream it gave the
+// service, and a child whose stderr went elsewhere (ambari-agent.out) must
+// not write the journal's form there.
+func UnderJournal() bool {
+	v := os.Getenv("JOURNAL_STREAM")
+	if v == "" {
+		return false
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(2, &st); err != nil {
+		return false
+	}
+	return v == fmt.Sprintf("%d:%d", st.Dev, st.Ino)
+}
+
+// JournalFormatter renders a line as journald wants it on stderr: a
+// "<N>" syslog priority prefix (journald turns it into PRIORITY=), no
+// timestamp (the journal keeps its own), "component - message" and the
+// entry's fields. A multi-line message keeps its priority on every line.
+type JournalFormatter struct{}
+
+// Format implements logrus.Formatter.
+func (JournalFormatter) Format(e *logrus.Entry) ([]byte, error) {
+	var body bytes.Buffer
+	writeBody(&body, e)
+	prefix := fmt.Sprintf("<%d>", syslogPriority(e.Level))
+	var b bytes.Buffer
+	for _, l := range strings.Split(strings.TrimRight(body.String(), "\n"), "\n") {
+		b.WriteString(prefix)
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+	return b.Bytes(), nil
+}
+
+func syslogPriority(l logrus.Level) int {
+	switch l {
+	case logrus.PanicLevel:
+		return 2 // crit
+	case logrus.FatalLevel:
+		return 2
+	case logrus.ErrorLevel:
+		return 3
+	case logrus.WarnLevel:
+		return 4
+	case logrus.InfoLevel:
+		return 6
+	default:
+		return 7
+	}
 }
 
 // Discard returns an entry that logs nothing, for components built without
@@ -92,6 +188,12 @@ func (TextFormatter) Format(e *logrus.Entry) ([]byte, error) {
 	b.WriteByte(' ')
 	b.WriteString(e.Time.Format("2006-01-02 15:04:05"))
 	fmt.Fprintf(&b, ",%03d ", e.Time.Nanosecond()/int(time.Millisecond))
+	writeBody(&b, e)
+	return b.Bytes(), nil
+}
+
+// writeBody writes "component - message key=value…\n".
+func writeBody(b *bytes.Buffer, e *logrus.Entry) {
 	comp, _ := e.Data["component"].(string)
 	if comp == "" {
 		comp = "agent"
@@ -115,10 +217,9 @@ func (TextFormatter) Format(e *logrus.Entry) ([]byte, error) {
 		if strings.ContainsAny(s, " \"=\n") {
 			s = fmt.Sprintf("%q", s)
 		}
-		fmt.Fprintf(&b, " %s=%s", k, s)
+		fmt.Fprintf(b, " %s=%s", k, s)
 	}
 	b.WriteByte('\n')
-	return b.Bytes(), nil
 }
 
 func pythonLevel(l logrus.Level) string {

@@ -58,3 +58,55 @@ func TestTextFormatMatchesPythonLayout(t *testing.T) {
 		t.Fatalf("log line %q", b)
 	}
 }
+
+// TestJournalCopyOnStderr: under journald the file keeps the Python
+// layout and stderr gets "<priority>component - message" lines, one prefix
+// per line of a multi-line message.
+func TestJournalCopyOnStderr(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "a.log")
+	var stderr strings.Builder
+	l, closeFn, err := New(Options{File: p, Level: logrus.InfoLevel, Journal: true, Stderr: &stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	Component(l, "link").WithField("server", "c6401").Warn("Server unreachable")
+	Component(l, "main").Error("two\nlines")
+	Component(l, "main").Info("ok")
+	closeFn()
+	want := "<4>link - Server unreachable server=c6401\n<3>main - two\n<3>lines\n<6>main - ok\n"
+	if stderr.String() != want {
+		t.Errorf("stderr %q, want %q", stderr.String(), want)
+	}
+	b, _ := os.ReadFile(p)
+	if !regexp.MustCompile(`^WARNING \d{4}-`).Match(b) {
+		t.Errorf("file %q", b)
+	}
+}
+
+// TestReopenAfterRotationByRename: logrotate renames the file and the
+// agent, on SIGHUP, writes to a new file under the old name.
+func TestReopenAfterRotationByRename(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "a.log")
+	l, closeFn, err := New(Options{File: p, Level: logrus.InfoLevel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFn()
+	l.Info("before")
+	if err := os.Rename(p, p+".rotated"); err != nil {
+		t.Fatal(err)
+	}
+	l.Info("still in the moved file")
+	if err := Reopen(l); err != nil {
+		t.Fatal(err)
+	}
+	l.Info("after")
+	moved, _ := os.ReadFile(p + ".rotated")
+	cur, _ := os.ReadFile(p)
+	if !strings.Contains(string(moved), "still in the moved file") || strings.Contains(string(moved), "after") {
+		t.Errorf("moved file %q", moved)
+	}
+	if !strings.Contains(string(cur), "after") || strings.Contains(string(cur), "before") {
+		t.Errorf("new file %q", cur)
+	}
+}

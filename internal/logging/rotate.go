@@ -86,6 +86,23 @@ func (r *RotatingFile) rotate() error {
 	return r.open()
 }
 
+// Reopen closes the file and opens path again: after logrotate renamed
+// it, writing goes on in a new file under the old name. On failure the old
+// file stays in use.
+func (r *RotatingFile) Reopen() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.f
+	if err := r.open(); err != nil {
+		r.f = old
+		return fmt.Errorf("reopen %s: %w", r.path, err)
+	}
+	if old != nil {
+		old.Close()
+	}
+	return nil
+}
+
 // Close closes the file; later writes fail.
 func (r *RotatingFile) Close() error {
 	r.mu.Lock()
