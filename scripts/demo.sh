@@ -4,13 +4,14 @@
 #
 # Environment: DEMO_HOME (keep the agent home there instead of a temporary
 # directory), DEMO_PORT_BASE (default 18440: url_port, +1 secured_url_port,
-# +2 the simulator's API and resources port, +3 the agent's ping port).
+# +2 the simulator's API and resources port, +3 the agent's ping port, +4
+# the agent's /healthz, /metrics and /debug/pprof/ on 127.0.0.1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BIN=${BIN:-bin}
 base=${DEMO_PORT_BASE:-18440}
-url_port=$base secured_port=$((base + 1)) api_port=$((base + 2)) ping_port=$((base + 3))
+url_port=$base secured_port=$((base + 1)) api_port=$((base + 2)) ping_port=$((base + 3)) http_port=$((base + 4))
 
 if [ -n "${DEMO_HOME:-}" ]; then
   home=$DEMO_HOME
@@ -26,6 +27,7 @@ sed -e "s/^hostname=localhost$/hostname=127.0.0.1/" \
     -e "s/^url_port=.*/url_port=$url_port/" \
     -e "s/^secured_url_port=.*/secured_url_port=$secured_port/" \
     -e "s/^ping_port=.*/ping_port=$ping_port/" \
+    -e "s/^http_port=.*/http_port=$http_port/" \
     -e "s/^max_reconnect_retry_delay=.*/max_reconnect_retry_delay=5/" \
     -e "s/^connect_retry_delay=.*/connect_retry_delay=1/" \
     configs/ambari-agent.ini > "$conf/ambari-agent.ini"
@@ -65,4 +67,6 @@ tail -n +1 -F "$log" 2>/dev/null > >(sed -u 's/^/[agent] /') &
 pids+=($!)
 
 echo "== Ctrl-C to stop. Try: curl -s http://127.0.0.1:$api_port/api/hosts"
+echo "==   the agent:     curl -s http://127.0.0.1:$http_port/healthz   (and /metrics, /debug/pprof/)"
+echo "==   the simulator: curl -s http://127.0.0.1:$api_port/metrics"
 wait

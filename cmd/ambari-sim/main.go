@@ -77,6 +77,7 @@ Examples:
 
   # What is going on:
   curl -s http://127.0.0.1:8080/api/v1/hosts
+  curl -s http://127.0.0.1:8080/metrics
   curl -s 'http://127.0.0.1:8080/api/v1/reports?destination=/reports/commands_status&since=0'
   curl -s -X POST http://127.0.0.1:8080/api/v1/commands \
        -d '{"host":"*","commands":[{"component":"DEMO_SERVER","roleCommand":"STOP"}]}'

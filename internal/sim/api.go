@@ -27,6 +27,7 @@ func (s *Server) apiHandler() http.Handler {
 	mux.HandleFunc("GET /{$}", s.apiIndex)
 	mux.HandleFunc("GET /api/v1/{$}", s.apiIndex)
 	mux.HandleFunc("GET /api/v1/status", s.apiStatus)
+	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.HandleFunc("GET /api/v1/metrics", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Metrics())
 	})
