@@ -107,6 +107,8 @@ func TestErrorsNameFileLineKeyAndValue(t *testing.T) {
 		{"port out of range", "[server]\nurl_port=70000\n", []string{"x.ini:2", "[server] url_port", "70000"}},
 		{"bad enum", "[agent]\ncommand_file_retention_policy=sometimes\n", []string{"x.ini:2", "command_file_retention_policy", "sometimes"}},
 		{"negative interval", "[agent]\nstatus_commands_run_interval=-5\n", []string{"x.ini:2", "status_commands_run_interval", "negative"}},
+		{"http on every interface", "[agent]\nhttp_port=0.0.0.0:9100\n", []string{"x.ini:2", "[agent] http_port", "0.0.0.0:9100", "127.0.0.1 only"}},
+		{"http on an IPv6 address", "[agent]\nhttp_port=[::]:9100\n", []string{"x.ini:2", "127.0.0.1 only"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -120,6 +122,15 @@ func TestErrorsNameFileLineKeyAndValue(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestHTTPPortOnLoopback(t *testing.T) {
+	for v, want := range map[string]int{"9100": 9100, "127.0.0.1:9101": 9101, "localhost:9102": 9102, "0": 0} {
+		c, err := Parse("x.ini", []byte("[agent]\nhttp_port="+v+"\n"), "")
+		if err != nil || c.Agent.HTTPPort != want {
+			t.Errorf("http_port=%s: %v %d", v, err, c.Agent.HTTPPort)
+		}
 	}
 }
 
