@@ -6,9 +6,6 @@ import (
 	"net/http/pprof"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/ambari-go/ambari-agent/internal/liveness"
 )
 
@@ -23,11 +20,9 @@ type Health struct {
 func (m *Monitor) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", m.healthz)
-	var g prometheus.Gatherer = prometheus.NewRegistry()
 	if m.cfg.Metrics != nil {
-		g = m.cfg.Metrics.Registry()
+		mux.Handle("/metrics", m.cfg.Metrics.Handler())
 	}
-	mux.Handle("/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

@@ -1,32 +1,32 @@
 package monitor
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/ambari-go/ambari-agent/internal/liveness"
+	"github.com/ambari-go/ambari-agent/internal/promtext"
 )
 
 // Metrics are the agent's Prometheus metrics. A nil *Metrics (the HTTP
 // port is off) records nothing and costs nothing.
 type Metrics struct {
-	reg *prometheus.Registry
+	reg *promtext.Registry
 
-	registered     prometheus.Gauge
-	reconnects     prometheus.Counter
-	heartbeats     prometheus.Counter
-	heartbeatLate  prometheus.Histogram
-	heartbeatRTT   prometheus.Histogram
-	commands       *prometheus.CounterVec
-	commandSeconds *prometheus.HistogramVec
-	checks         *prometheus.CounterVec
-	checkSeconds   prometheus.Histogram
-	cycleSeconds   prometheus.Histogram
-	alertRuns      *prometheus.CounterVec
-	runnerRestarts prometheus.Counter
+	registered     *promtext.Gauge
+	reconnects     *promtext.Counter
+	heartbeats     *promtext.Counter
+	heartbeatLate  *promtext.Histogram
+	heartbeatRTT   *promtext.Histogram
+	commands       *promtext.CounterVec
+	commandSeconds *promtext.HistogramVec
+	checks         *promtext.CounterVec
+	checkSeconds   *promtext.Histogram
+	cycleSeconds   *promtext.Histogram
+	alertRuns      *promtext.CounterVec
+	runnerRestarts *promtext.Counter
 }
 
 // MetricsSources are read at every scrape.
@@ -45,50 +45,76 @@ type MetricsSources struct {
 // secondsBuckets span a quick status script to a long install.
 var secondsBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}
 
-// NewMetrics builds the metrics and their registry.
+// networkBuckets span a loopback answer to a request's 10 s deadline.
+var networkBuckets = []float64{0.001, 0.01, 0.1, 0.5, 1, 5, 10}
+
+// NewMetrics builds the metrics.
 func NewMetrics(src MetricsSources) *Metrics {
-	const ns = "ambari_agent"
+	r := &promtext.Registry{}
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
-		registered: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "registered",
-			Help: "1 while a registered session with the Ambari server exists."}),
-		reconnects: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "reconnects_total",
-			Help: "Failed connection or registration attempts and lost sessions."}),
-		heartbeats: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "heartbeats_total",
-			Help: "Heartbeats the server acknowledged."}),
-		heartbeatLate: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "heartbeat_lateness_seconds",
-			Help: "How long after its due time each heartbeat left.", Buckets: []float64{0.001, 0.01, 0.1, 0.5, 1, 5, 10}}),
-		heartbeatRTT: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "heartbeat_round_trip_seconds",
-			Help: "Time from sending a heartbeat to the server's answer.", Buckets: []float64{0.001, 0.01, 0.1, 0.5, 1, 5, 10}}),
-		commands: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "commands_total",
-			Help: "Command script runs by role command and outcome (COMPLETED, FAILED, TIMEDOUT, ABORTED, IN_PROGRESS for a background start)."},
-			[]string{"command", "status"}),
-		commandSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "command_duration_seconds",
-			Help: "Duration of command script runs by outcome.", Buckets: secondsBuckets}, []string{"status"}),
-		checks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "status_checks_total",
-			Help: "Status checks (STATUS, GET_VERSION) by command and result (live, dead, none)."}, []string{"command", "result"}),
-		checkSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "status_check_duration_seconds",
-			Help: "Duration of status check scripts.", Buckets: secondsBuckets}),
-		cycleSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "status_cycle_duration_seconds",
-			Help: "Duration of status loop cycles.", Buckets: secondsBuckets}),
-		alertRuns: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "alert_runs_total",
-			Help: "Alert check runs by resulting state."}, []string{"state"}),
-		runnerRestarts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "runner_restarts_total",
-			Help: "Restarts of the resident Python runner."}),
+		reg:            r,
+		registered:     r.Gauge("ambari_agent_registered", "1 while a registered session with the Ambari server exists."),
+		reconnects:     r.Counter("ambari_agent_reconnects_total", "Failed connection or registration attempts and lost sessions."),
+		heartbeats:     r.Counter("ambari_agent_heartbeats_total", "Heartbeats the server acknowledged."),
+		heartbeatLate:  r.Histogram("ambari_agent_heartbeat_lateness_seconds", "How long after its due time each heartbeat left.", networkBuckets),
+		heartbeatRTT:   r.Histogram("ambari_agent_heartbeat_round_trip_seconds", "Time from sending a heartbeat to the server's answer.", networkBuckets),
+		commands:       r.CounterVec("ambari_agent_commands_total", "Command script runs by role command and outcome (COMPLETED, FAILED, TIMEDOUT, ABORTED; IN_PROGRESS for a background start).", "command", "status"),
+		commandSeconds: r.HistogramVec("ambari_agent_command_duration_seconds", "Duration of command script runs by outcome.", secondsBuckets, "status"),
+		checks:         r.CounterVec("ambari_agent_status_checks_total", "Status checks (STATUS, GET_VERSION) by command and result (live, dead, none).", "command", "result"),
+		checkSeconds:   r.Histogram("ambari_agent_status_check_duration_seconds", "Duration of status check scripts.", secondsBuckets),
+		cycleSeconds:   r.Histogram("ambari_agent_status_cycle_duration_seconds", "Duration of status loop cycles.", secondsBuckets),
+		alertRuns:      r.CounterVec("ambari_agent_alert_runs_total", "Alert check runs by resulting state.", "state"),
+		runnerRestarts: r.Counter("ambari_agent_runner_restarts_total", "Restarts of the resident Python runner."),
 	}
-	m.reg.MustRegister(m.registered, m.reconnects, m.heartbeats, m.heartbeatLate, m.heartbeatRTT,
-		m.commands, m.commandSeconds, m.checks, m.checkSeconds, m.cycleSeconds, m.alertRuns, m.runnerRestarts)
 	if src.PendingReports != nil {
-		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "pending_reports",
-			Help: "Command reports journaled and not yet acknowledged by the server."},
-			func() float64 { return float64(src.PendingReports()) }))
+		r.GaugeFunc("ambari_agent_pending_reports", "Command reports journaled and not yet acknowledged by the server.",
+			func() []promtext.Sample { return []promtext.Sample{{Value: float64(src.PendingReports())}} })
 	}
-	m.reg.MustRegister(&scrapeCollector{src: src})
+	if src.Liveness != nil {
+		r.GaugeFunc("ambari_agent_part_stalled", "1 when the part made no progress within its bound.", func() []promtext.Sample {
+			return partSamples(src.Liveness, func(h liveness.Health, _ time.Time) float64 {
+				if h.Stalled {
+					return 1
+				}
+				return 0
+			})
+		}, "part")
+		r.GaugeFunc("ambari_agent_part_last_progress_seconds", "Seconds since the part last made progress.", func() []promtext.Sample {
+			return partSamples(src.Liveness, func(h liveness.Health, now time.Time) float64 { return now.Sub(h.LastProgress).Seconds() })
+		}, "part")
+	}
+	r.GaugeFunc("ambari_agent_cache_size_bytes", "Size of the cache's file.", func() []promtext.Sample {
+		return cacheSamples(src, func(name string) string { return name + ".json" }, func(st os.FileInfo) float64 { return float64(st.Size()) })
+	}, "cache")
+	r.GaugeFunc("ambari_agent_cache_hash_age_seconds", "Seconds since the cache's hash last changed.", func() []promtext.Sample {
+		now := time.Now()
+		return cacheSamples(src, func(name string) string { return "." + name + ".hash" }, func(st os.FileInfo) float64 { return now.Sub(st.ModTime()).Seconds() })
+	}, "cache")
 	return m
 }
 
-// Registry is what /metrics serves.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+func partSamples(reg *liveness.Registry, value func(liveness.Health, time.Time) float64) []promtext.Sample {
+	now := time.Now()
+	hs := reg.Check()
+	out := make([]promtext.Sample, len(hs))
+	for i, h := range hs {
+		out[i] = promtext.Sample{Labels: []string{h.Name}, Value: value(h, now)}
+	}
+	return out
+}
+
+func cacheSamples(src MetricsSources, file func(string) string, value func(os.FileInfo) float64) []promtext.Sample {
+	var out []promtext.Sample
+	for _, name := range src.CacheNames {
+		if st, err := os.Stat(filepath.Join(src.CacheDir, file(name))); err == nil {
+			out = append(out, promtext.Sample{Labels: []string{name}, Value: value(st)})
+		}
+	}
+	return out
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler { return m.reg.Handler() }
 
 // Registered sets the registration gauge.
 func (m *Metrics) Registered(on bool) {
@@ -124,8 +150,8 @@ func (m *Metrics) Command(command, status string, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.commands.WithLabelValues(command, status).Inc()
-	m.commandSeconds.WithLabelValues(status).Observe(d.Seconds())
+	m.commands.With(command, status).Inc()
+	m.commandSeconds.With(status).Observe(d.Seconds())
 }
 
 // StatusCheck records one status check.
@@ -133,7 +159,7 @@ func (m *Metrics) StatusCheck(command, result string, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.checks.WithLabelValues(command, result).Inc()
+	m.checks.With(command, result).Inc()
 	m.checkSeconds.Observe(d.Seconds())
 }
 
@@ -147,7 +173,7 @@ func (m *Metrics) StatusCycle(d time.Duration) {
 // AlertRun records one alert check's resulting state.
 func (m *Metrics) AlertRun(state string) {
 	if m != nil {
-		m.alertRuns.WithLabelValues(state).Inc()
+		m.alertRuns.With(state).Inc()
 	}
 }
 
@@ -155,49 +181,5 @@ func (m *Metrics) AlertRun(state string) {
 func (m *Metrics) RunnerRestart() {
 	if m != nil {
 		m.runnerRestarts.Inc()
-	}
-}
-
-// scrapeCollector reads, at scrape time, what is cheaper to read than to
-// keep up to date: each part's health and each cache's files.
-type scrapeCollector struct{ src MetricsSources }
-
-var (
-	partStalledDesc = prometheus.NewDesc("ambari_agent_part_stalled",
-		"1 when the part made no progress within its bound.", []string{"part"}, nil)
-	partProgressDesc = prometheus.NewDesc("ambari_agent_part_last_progress_seconds",
-		"Seconds since the part last made progress.", []string{"part"}, nil)
-	cacheSizeDesc = prometheus.NewDesc("ambari_agent_cache_size_bytes",
-		"Size of the cache's file.", []string{"cache"}, nil)
-	cacheHashAgeDesc = prometheus.NewDesc("ambari_agent_cache_hash_age_seconds",
-		"Seconds since the cache's hash last changed.", []string{"cache"}, nil)
-)
-
-func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- partStalledDesc
-	ch <- partProgressDesc
-	ch <- cacheSizeDesc
-	ch <- cacheHashAgeDesc
-}
-
-func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
-	now := time.Now()
-	if c.src.Liveness != nil {
-		for _, h := range c.src.Liveness.Check() {
-			stalled := 0.0
-			if h.Stalled {
-				stalled = 1
-			}
-			ch <- prometheus.MustNewConstMetric(partStalledDesc, prometheus.GaugeValue, stalled, h.Name)
-			ch <- prometheus.MustNewConstMetric(partProgressDesc, prometheus.GaugeValue, now.Sub(h.LastProgress).Seconds(), h.Name)
-		}
-	}
-	for _, name := range c.src.CacheNames {
-		if st, err := os.Stat(filepath.Join(c.src.CacheDir, name+".json")); err == nil {
-			ch <- prometheus.MustNewConstMetric(cacheSizeDesc, prometheus.GaugeValue, float64(st.Size()), name)
-		}
-		if st, err := os.Stat(filepath.Join(c.src.CacheDir, "."+name+".hash")); err == nil {
-			ch <- prometheus.MustNewConstMetric(cacheHashAgeDesc, prometheus.GaugeValue, now.Sub(st.ModTime()).Seconds(), name)
-		}
 	}
 }
