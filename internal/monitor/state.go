@@ -2,14 +2,15 @@ package monitor
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/ambari-go/ambari-agent/internal/atomicfile"
 	"github.com/ambari-go/ambari-agent/internal/liveness"
 )
 
@@ -41,13 +42,30 @@ func StateFile(pidFile string) string {
 	return strings.TrimSuffix(pidFile, ".pid") + ".state.json"
 }
 
-// WriteState replaces the state file atomically.
+// WriteState replaces the state file atomically (a reader sees the old
+// or the new state, never half of one). It is not flushed to disk: it is
+// rewritten every heartbeat by every agent of a host, and a state lost in
+// a power cut is rewritten at the next heartbeat.
 func WriteState(path string, st *State) error {
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(path, append(b, '\n'), 0o644)
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, werr := f.Write(append(b, '\n'))
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr, os.Chmod(f.Name(), 0o644)); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
 
 // ReadState reads a state file.
