@@ -37,6 +37,10 @@ const (
 	defaultCheckTimeout = 900 * time.Second
 	// heartbeatDeadline is the hard deadline of one heartbeat request.
 	heartbeatDeadline = 10 * time.Second
+	// checkAllowance is added to a status check's bound beyond its
+	// timeout: the orchestrator's kill waits up to 5 s after SIGTERM and
+	// 5 s after SIGKILL, and writing the check's command file comes first.
+	checkAllowance = 15 * time.Second
 	// sessionSetup bounds connecting, registering (host checks are
 	// bounded) and synchronising the five caches (10 s each).
 	sessionSetup = 3 * time.Minute
@@ -163,9 +167,9 @@ func (a *Agent) localComponents() int {
 
 // statusRunner runs status checks as units of work of the status loop's
 // liveness part, each bounded by two status intervals plus its own script
-// timeout: a check still running then was not ended by its timeout (a
-// kill that did not take, a package manager the agent will not kill), and
-// the loop counts as stalled. It also feeds the check metrics.
+// timeout (plus checkAllowance for the kill): a check still running then
+// was not ended by its timeout (a kill that did not take, a package
+// manager the agent will not kill), and the loop counts as stalled. It also feeds the check metrics.
 type statusRunner struct {
 	next     statusexec.StatusRunner
 	part     *liveness.Part
@@ -175,7 +179,7 @@ type statusRunner struct {
 }
 
 func (r *statusRunner) RunStatus(ctx context.Context, clusterID, serviceName, component, commandName string) (int, string, map[string]any, error) {
-	bound := 2*r.interval + r.timeout(clusterID, serviceName, component)
+	bound := 2*r.interval + r.timeout(clusterID, serviceName, component) + checkAllowance
 	end := r.part.BeginFor(commandName+" of "+serviceName+"/"+component, bound)
 	start := time.Now()
 	code, stderr, out, err := r.next.RunStatus(ctx, clusterID, serviceName, component, commandName)

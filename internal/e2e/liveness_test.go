@@ -110,8 +110,10 @@ func TestSystemdNotify(t *testing.T) {
 	pids := t.TempDir()
 	wedge := filepath.Join(t.TempDir(), "wedge")
 	t.Cleanup(func() { statusKillPidFiles(pids) })
-	// The check's timeout is short so the test is; the bound is 2×2 s + 3 s.
-	statusAddComponent(sc, sim.ComponentSpec{Name: "WEDGED", Category: "SLAVE", Script: "scripts/status_wedge.py", Timeout: 3,
+	// The check's timeout is short so the test is, but long enough for
+	// the script to become "yum" first on a loaded machine; the bound is
+	// 2×2 s + 5 s + 15 s for the kill.
+	statusAddComponent(sc, sim.ComponentSpec{Name: "WEDGED", Category: "SLAVE", Script: "scripts/status_wedge.py", Timeout: 5,
 		CommandParams: sim.StringMap{"pids_dir": pids, "wedge_file": wedge}})
 	s := startSim(t, sc, nil)
 	sd := newFakeSystemd(t)
@@ -137,7 +139,9 @@ func TestSystemdNotify(t *testing.T) {
 	if err := os.WriteFile(wedge, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	stalled := sd.until(ctx, "STALLED: status loop", nil)
+	// Other checks may stall the loop for a moment on a loaded machine (a
+	// slow kill at their timeout); this waits for the wedged one.
+	stalled := sd.until(ctx, "STALLED: status loop (STATUS of TESTKIT/WEDGED running for", nil)
 	t.Logf("stalled: %q", stalled)
 	if !cmdWaitLog(ctx, a, "systemd's watchdog is no longer fed", "STATUS of TESTKIT/WEDGED running for") {
 		t.Fatal("the log does not say why the watchdog is no longer fed")
@@ -150,7 +154,7 @@ func TestSystemdNotify(t *testing.T) {
 		if strings.Contains(m, "WATCHDOG=1") {
 			t.Fatalf("watchdog fed while the status loop is stalled: %q", m)
 		}
-		if strings.Contains(m, "STALLED: status loop") {
+		if strings.Contains(m, "STALLED: status loop (STATUS of TESTKIT/WEDGED") {
 			n++
 		}
 	}

@@ -97,7 +97,7 @@ func (st *State) Summary() string {
 	if st := liveness.Stalled(st.Parts); len(st) > 0 {
 		names := make([]string, len(st))
 		for i, h := range st {
-			names[i] = h.Name
+			names[i] = h.Name + " (" + h.Reason + ")"
 		}
 		fmt.Fprintf(&b, "; STALLED: %s", strings.Join(names, ", "))
 	}
