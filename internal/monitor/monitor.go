@@ -144,14 +144,15 @@ func (m *Monitor) Run(ctx context.Context, l net.Listener) error {
 	}
 	lastRefresh := m.now()
 	healthy := true
+	registered := m.registeredCh
 	m.refresh()
 	m.pingWatchdog(&healthy)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-m.registeredCh:
-			m.registeredCh = nil
+		case <-registered:
+			registered = nil
 			sayReady("registered")
 			m.refresh()
 			lastRefresh = m.now()
