@@ -48,7 +48,7 @@ func isExecutionType(t string) bool {
 	return false
 }
 
-// newCommand normalises a decoded command (agent spec 5.1 put) and extracts
+// newCommand normalises a decoded command (docs/behaviour.md §5.1) and extracts
 // its identity. The map becomes the command's.
 func newCommand(raw map[string]any) (*command, error) {
 	if raw == nil {
@@ -149,7 +149,7 @@ type commandsEvent struct {
 	commands []map[string]any
 }
 
-// decodeCommandsEvent decodes a commands push (protocol spec 5.1). The
+// decodeCommandsEvent decodes a commands push (docs/protocol.md §5.1). The
 // clusters are walked in message order, as Python's dict iteration does, so
 // the commands of one message run in the order the server sent them.
 // requiredConfigTimestamp is copied into every command.

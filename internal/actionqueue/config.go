@@ -46,8 +46,8 @@ type Sender interface {
 	Request(ctx context.Context, destination string, body []byte) ([]byte, error)
 }
 
-// Recovery is the recovery manager's view of the queue (agent spec 8.4,
-// 8.5; *recovery.Manager).
+// Recovery is the recovery manager's view of the queue (docs/behaviour.md §8.4,
+// §8.5; *recovery.Manager).
 type Recovery interface {
 	// Commands returns the AUTO_EXECUTION_COMMANDs to run now. It is called
 	// only while the main queue is empty and no execution command runs. The
@@ -99,7 +99,7 @@ type Config struct {
 	// commands; 0 = DefaultRecoveryInterval.
 	RecoveryInterval time.Duration
 	// StatusCheck runs the component's STATUS command right after a cluster
-	// command ended (agent spec 5.3 step 11) and sends its result if it
+	// command ended (docs/behaviour.md §5.3 step 9, §7.3) and sends its result if it
 	// changed (statusexec.Executor.CommandFinished). It is called on the
 	// command's goroutine and should return promptly. nil = none.
 	StatusCheck func(clusterID, serviceName, role string)

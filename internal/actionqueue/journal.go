@@ -29,7 +29,7 @@ import (
 // affect a temp file. The cost, two fsyncs per state change, is small next
 // to starting a process.
 //
-// The names stay clear of the data cleaner's patterns (agent spec 11:
+// The names stay clear of the data cleaner's patterns (docs/behaviour.md §3.8:
 // output-N.txt, command-N.json, ...), which are anchored at the start of a
 // file name, and the files are 0600 in a 0700 directory: reports carry
 // script output, which may hold secrets.

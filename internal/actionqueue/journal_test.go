@@ -17,7 +17,7 @@ import (
 	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
-// cleanerPattern is the data cleaner's file pattern (agent spec 11); no
+// cleanerPattern is the data cleaner's file pattern (docs/behaviour.md §3.8); no
 // journal file may match it.
 var cleanerPattern = regexp.MustCompile(`^(auto_command-\d+.json|auto_errors-\d+.txt|auto_output-\d+.txt|auto_structured-out-\d+.json|errors-\d+.txt|output-\d+.txt|site-\d+.pp|structured-out-\d+.json|command-\d+.json)`)
 

@@ -94,7 +94,7 @@ func (q *Queue) Run(ctx context.Context) error {
 	return nil
 }
 
-// Intake takes the body of a /user/commands push (protocol spec 5.1). It
+// Intake takes the body of a /user/commands push (docs/protocol.md §5.1). It
 // applies all cancels of the message, then queues all its commands, under
 // one lock, and returns; nothing runs on the caller's goroutine. An error
 // (malformed body, full queue) leaves the queue untouched and is
@@ -144,7 +144,7 @@ func (q *Queue) ExecutionCommandActive() bool {
 	return len(q.main) > 0 || q.active > 0
 }
 
-// putLocked queues commands by type; others are dropped (agent spec 5.1).
+// putLocked queues commands by type; others are dropped (docs/behaviour.md §5.1).
 func (q *Queue) putLocked(cmds []*command) {
 	for _, c := range cmds {
 		log := q.log.WithFields(logrus.Fields{"taskId": c.taskID, "role": c.role, "serviceName": c.serviceName, "clusterId": c.clusterID})
@@ -172,7 +172,7 @@ func (q *Queue) nudge() {
 	}
 }
 
-// cancelLocked applies one cancel (agent spec 5.8): queued copies of the
+// cancelLocked applies one cancel (docs/behaviour.md §5.8): queued copies of the
 // task are dropped without a report, a running one is killed. A cancel for
 // a task that is neither queued nor running is forgotten: the server sends
 // a rescheduled command again.
@@ -224,7 +224,7 @@ func (q *Queue) queuedLocked(taskID int64) bool {
 	return false
 }
 
-// dispatch is the ActionQueue thread (agent spec 5.2): it takes commands
+// dispatch is the ActionQueue thread (docs/behaviour.md §5.2): it takes commands
 // off the main queue and runs them, and asks the recovery manager for work
 // while idle.
 func (q *Queue) dispatch(ctx context.Context) {
@@ -253,7 +253,7 @@ func (q *Queue) dispatch(ctx context.Context) {
 }
 
 // injectRecovery queues the recovery manager's commands when the queue is
-// idle (agent spec 5.2 step 2).
+// idle (docs/behaviour.md §5.2).
 func (q *Queue) injectRecovery() {
 	if q.cfg.Recovery == nil {
 		return

@@ -270,7 +270,7 @@ func TestRetriesWithGrowingDelays(t *testing.T) {
 	}
 }
 
-// The spec's example: a 10 s budget and attempts that take 1 s each give
+// The example of docs/behaviour.md §5.3: a 10 s budget and attempts that take 1 s each give
 // waits of 2, 4 and 1 s and four tries.
 func TestRetryArithmeticSpecExample(t *testing.T) {
 	vc := &virtualClock{base: time.Unix(1700000000, 0)}

@@ -75,7 +75,7 @@ func periodicType(t string) bool {
 // statusStore is the command-status store and its reporter: it keeps each
 // task's latest report until the server acknowledged the final one, and
 // sends reports immediately on every change and periodically while
-// commands run (agent spec 5.6).
+// commands run (docs/behaviour.md §5.6).
 type statusStore struct {
 	cfg     storeConfig
 	log     *logrus.Entry
@@ -499,7 +499,7 @@ func (s *statusStore) flushOnStop() {
 // sendPending sends the reports whose latest state the server has not
 // acknowledged (the immediate sends) and, for a periodic cycle, the current
 // state of every running task and every unacknowledged final report.
-// Recovery commands never appear in periodic reports (agent spec 5.6).
+// Recovery commands never appear in periodic reports (docs/behaviour.md §5.6).
 func (s *statusStore) sendPending(ctx context.Context, periodic bool) {
 	if s.cfg.sender == nil {
 		return

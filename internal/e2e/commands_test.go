@@ -15,8 +15,8 @@ import (
 	"github.com/ambari-go/ambari-agent/internal/sim"
 )
 
-// End-to-end tests of command execution (agent spec 5 and 6, protocol spec
-// 5 to 7 and 12.3): the real agent runs the demo stack's and TESTKIT's
+// End-to-end tests of command execution (docs/behaviour.md §5, §6; docs/protocol.md
+// §5 to §7; docs/behaviour.md §6): the real agent runs the demo stack's and TESTKIT's
 // Python scripts, commanded by the simulator, and the tests check what an
 // operator sees: reports on the server, files in the data dir, processes.
 
@@ -732,7 +732,7 @@ func TestCommandScriptOutsideCacheRefused(t *testing.T) {
 	}
 	t.Run("stale-configs", func(t *testing.T) {
 		// A command needing newer configurations than the agent has fails
-		// at once (protocol spec 5.2).
+		// at once (docs/protocol.md §5.2).
 		ids, err := e.s.SendCommandEvent(e.a.Name, json.RawMessage(`{"requiredConfigTimestamp":9999999999999,"clusters":{"2":{"commands":[
 			{"commandType":"EXECUTION_COMMAND","taskId":7001,"requestId":7001,"commandId":"7001-0","clusterId":"2",
 			 "role":"SLEEPER","roleCommand":"START","serviceName":"TESTKIT",

@@ -31,7 +31,7 @@ type Conn interface {
 	Close() error
 }
 
-// Defaults of the protocol (protocol spec 11).
+// Defaults of the protocol (docs/protocol.md §10).
 const (
 	DefaultInterval      = 10 * time.Second
 	DefaultProbeAttempts = 10

@@ -20,7 +20,7 @@ import (
 	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
-// Keys of the hardwareProfile example in the protocol spec (2.3).
+// Keys of the hardwareProfile example in docs/protocol.md §2.3.
 var specProfileKeys = sorted("mounts", "id", "kernel", "domain", "fqdn", "hostname", "macaddress",
 	"architecture", "operatingsystem", "operatingsystemrelease", "physicalprocessorcount", "processorcount",
 	"timezone", "hardwareisa", "hardwaremodel", "kernelrelease", "kernelversion", "osfamily", "kernelmajversion",

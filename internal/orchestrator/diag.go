@@ -85,7 +85,7 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 
 // LogCommandOutput copies a command's final stdout and stderr into the
 // agent log between begin/end lines, in chunks of at most 7900 characters,
-// with passwords masked (agent.md 5.9). It does nothing unless [logging]
+// with passwords masked (docs/behaviour.md §5.9). It does nothing unless [logging]
 // log_command_executes is on and the command's commandParams.log_output is
 // not "false". Call it with the final texts (with the "Command completed"
 // suffix), as the Python agent does.

@@ -16,7 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// Exit codes with a meaning of their own (agent.md 17.4).
+// Exit codes with a meaning of their own (docs/behaviour.md §5.10).
 const (
 	// ExitInProgress is reported while a command runs and returned when a
 	// background command has been started.
@@ -264,7 +264,7 @@ func New(cfg Config) (*Orchestrator, error) {
 	}, nil
 }
 
-// TaskFiles are the per-task files of an execution command (agent.md 5.3).
+// TaskFiles are the per-task files of an execution command (docs/behaviour.md §1.2, §5.3).
 type TaskFiles struct {
 	Out, Err string
 	// StructuredOut is what scripts write to.

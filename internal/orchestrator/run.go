@@ -50,7 +50,7 @@ type StatusRequest struct {
 	CommandName string
 }
 
-// Status runs a component's status or version script (agent.md 7.2) with
+// Status runs a component's status or version script (docs/behaviour.md §7.2) with
 // the timeout of the component's commandParams.command_timeout, no hooks
 // for STATUS, and files of its own that are deleted afterwards. Exit code 0
 // means running. When ctx ends first, the check is killed (with its
@@ -212,7 +212,7 @@ func appendText(path, text string) error {
 	return err
 }
 
-// argv is the exact command line of one script (agent.md 5.4.7).
+// argv is the exact command line of one script (docs/behaviour.md §5.4.6).
 func (o *Orchestrator) argv(p *plan, item chainItem) []string {
 	level := "INFO"
 	if o.cfg.LogLevel != nil {

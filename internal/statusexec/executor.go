@@ -38,7 +38,7 @@ const (
 )
 
 // StatusRunner runs one status check (or GET_VERSION) of a component on
-// this host: the orchestrator's status path (agent.md 7.2).
+// this host: the orchestrator's status path (docs/behaviour.md §7.2).
 //
 // err means there is no verdict at all, typically because ctx ended (the
 // agent is stopping). A script that could not be run is a verdict: like
@@ -61,7 +61,7 @@ type Sender interface {
 }
 
 // Recovery is told the live state of a component whenever a check result
-// differs from the acknowledged one (agent.md 8.4).
+// differs from the acknowledged one (docs/behaviour.md §8.4).
 type Recovery interface {
 	LiveStatus(clusterID, component, status string)
 }

@@ -238,7 +238,7 @@ func (c *Conn) connect(ctx context.Context) error {
 	deadline, _ := ctx.Deadline()
 	// Header keys in sorted order, as the Python client sends them. No
 	// heart-beating in either direction: the agent's /heartbeat request is
-	// the liveness check (spec §1.6).
+	// the liveness check (docs/protocol.md §1.6).
 	connect := frame.New(frame.STOMP,
 		frame.AcceptVersion, "1.2",
 		frame.HeartBeat, "0,0",

@@ -11,7 +11,7 @@ import (
 	"github.com/go-stomp/stomp/v3/frame"
 )
 
-// Ambari's application headers (protocol spec §3, §7).
+// Ambari's application headers (docs/protocol.md §3, §7).
 const (
 	// HeaderCorrelationID is on every SEND and echoed on its reply.
 	HeaderCorrelationID = "correlationId"
