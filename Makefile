@@ -7,7 +7,7 @@ HASH     ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X github.com/ambari-go/ambari-agent/internal/version.Version=$(VERSION) \
             -X github.com/ambari-go/ambari-agent/internal/version.Hash=$(HASH)
 
-# make package VERSION=1.0.0 AMBARI_VERSION=2.7.8.0: the .deb and .rpm in
+# make package VERSION=1.0.0 AMBARI_VERSION=2.7.8.0.0: the .deb and .rpm in
 # $(DIST); both are refused without a release VERSION and AMBARI_VERSION.
 DIST           ?= dist
 AMBARI_VERSION ?=

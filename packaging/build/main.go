@@ -38,7 +38,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.config, "config", "packaging/nfpm.yaml", "package description")
 	flag.StringVar(&o.version, "version", "", "package version, e.g. 1.0.0 (required)")
-	flag.StringVar(&o.ambariVersion, "ambari-version", "", "Ambari version of the ambari-agent package it depends on, e.g. 2.7.8.0 (required)")
+	flag.StringVar(&o.ambariVersion, "ambari-version", "", "Ambari version of the ambari-agent package it depends on, e.g. 2.7.8.0.0 (required)")
 	flag.StringVar(&o.binary, "binary", "", "the ambari-agent binary to package (required)")
 	flag.StringVar(&o.out, "out", "dist", "output directory")
 	flag.StringVar(&o.formats, "formats", "deb,rpm", "package formats")
@@ -60,10 +60,10 @@ type options struct {
 func build(o options) ([]string, error) {
 	o.version = strings.TrimPrefix(o.version, "v")
 	if !versionRE.MatchString(o.version) {
-		return nil, fmt.Errorf("refusing to build a package with version %q: give a release version, e.g. make package VERSION=1.0.0 AMBARI_VERSION=2.7.8.0", o.version)
+		return nil, fmt.Errorf("refusing to build a package with version %q: give a release version, e.g. make package VERSION=1.0.0 AMBARI_VERSION=2.7.8.0.0", o.version)
 	}
 	if !ambariVersionRE.MatchString(o.ambariVersion) {
-		return nil, fmt.Errorf("refusing to build a package with Ambari version %q: give the Ambari version of the ambari-agent package to depend on, e.g. AMBARI_VERSION=2.7.8.0", o.ambariVersion)
+		return nil, fmt.Errorf("refusing to build a package with Ambari version %q: give the Ambari version of the ambari-agent package to depend on, e.g. AMBARI_VERSION=2.7.8.0.0 (the ambari-agent package's version, as in its data/version)", o.ambariVersion)
 	}
 	if st, err := os.Stat(o.binary); err != nil || st.IsDir() {
 		return nil, fmt.Errorf("agent binary %q: not a file", o.binary)
