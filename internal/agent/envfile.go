@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,13 +53,13 @@ func ReadEnvFile(path string) (*EnvSettings, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %w", path, err)
+		return nil, fmt.Errorf("cannot read %s: %w", path, bare(err))
 	}
 	// Opening a directory succeeds; reading it does not.
 	_, err = f.Read(make([]byte, 1))
 	f.Close()
 	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("cannot read %s: %w", path, err)
+		return nil, fmt.Errorf("cannot read %s: %w", path, bare(err))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), envFileTimeout)
 	defer cancel()
@@ -114,6 +115,15 @@ func ApplyEnvFile(cfg *config.Config) error {
 		os.Setenv("PYTHONPATH", pp)
 	}
 	return nil
+}
+
+// bare drops the operation and path an *fs.PathError repeats.
+func bare(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // dedupPathList drops empty and repeated entries of a colon-separated

@@ -68,10 +68,10 @@ func RunAsUser(cfg *config.Config) (*user.User, error) {
 // that the agent does not create are skipped (the control script ignores
 // every failure here; this stops at the first real one).
 func TakeOwnership(cfg *config.Config, u *user.User) error {
-	script := SudoScript(cfg)
-	if st, err := os.Stat(script); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-		return fmt.Errorf("%s is missing or not executable: the ambari-agent package installs it; a non-root agent needs it", script)
+	if err := checkSudoScript(cfg); err != nil {
+		return err
 	}
+	script := SudoScript(cfg)
 	group := u.Gid
 	if g, err := user.LookupGroupId(u.Gid); err == nil {
 		group = g.Name
@@ -145,6 +145,15 @@ func TakeOwnership(cfg *config.Config, u *user.User) error {
 	return nil
 }
 
+// checkSudoScript fails when ambari-sudo.sh cannot be run.
+func checkSudoScript(cfg *config.Config) error {
+	script := SudoScript(cfg)
+	if st, err := os.Stat(script); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+		return fmt.Errorf("%s is missing or not executable: the ambari-agent package installs it, and a non-root agent needs it", script)
+	}
+	return nil
+}
+
 // Paths the package installs, placed under --home like every other.
 const (
 	AgentLibDir = "/usr/lib/ambari-agent"
@@ -165,8 +174,15 @@ func firstLine(s string) string {
 // inherits). Each failure is one line naming the user or file; nothing
 // has been started.
 func PrepareStart(cfg *config.Config) error {
-	if _, err := RunAsUser(cfg); err != nil {
+	u, err := RunAsUser(cfg)
+	if err != nil {
 		return err
+	}
+	if os.Geteuid() == 0 && u != nil && u.Uid != "0" {
+		// The daemon gives u the directories before it drops root.
+		if err := checkSudoScript(cfg); err != nil {
+			return err
+		}
 	}
 	if os.Geteuid() != 0 {
 		me, err := user.Current()
