@@ -198,8 +198,8 @@ func TestDebContents(t *testing.T) {
 		}
 	}
 	checkFiles(t, "deb", debFiles(t, built.deb), map[string]string{
-		"/usr/sbin/ambari-agent-go":                   "-rwxr-xr-x",
-		"/etc/init.d/ambari-agent":                    "-rwxr-xr-x",
+		"/usr/sbin/ambari-agent-go":                    "-rwxr-xr-x",
+		"/etc/init.d/ambari-agent":                     "-rwxr-xr-x",
 		"/usr/lib/systemd/system/ambari-agent.service": "-rw-r--r--",
 		"/usr/share/doc/ambari-agent-go/LICENSE":       "-rw-r--r--",
 		"/usr/share/doc/ambari-agent-go/NOTICE":        "-rw-r--r--",
@@ -250,11 +250,11 @@ func TestRPMContents(t *testing.T) {
 		t.Errorf("rpm header %q, want %q", info, want)
 	}
 	checkFiles(t, "rpm", rpmFiles(t, built.rpm), map[string]string{
-		"/usr/sbin/ambari-agent-go":                   "-rwxr-xr-x",
-		"/usr/lib/ambari-agent-go":                    "drwxr-xr-x",
-		"/usr/lib/ambari-agent-go/ambari-agent":       "-rwxr-xr-x",
+		"/usr/sbin/ambari-agent-go":                    "-rwxr-xr-x",
+		"/usr/lib/ambari-agent-go":                     "drwxr-xr-x",
+		"/usr/lib/ambari-agent-go/ambari-agent":        "-rwxr-xr-x",
 		"/usr/lib/systemd/system/ambari-agent.service": "-rw-r--r--",
-		"/usr/share/doc/ambari-agent-go":              "drwxr-xr-x",
+		"/usr/share/doc/ambari-agent-go":               "drwxr-xr-x",
 		"/usr/share/doc/ambari-agent-go/LICENSE":       "-rw-r--r--",
 		"/usr/share/doc/ambari-agent-go/NOTICE":        "-rw-r--r--",
 	})
