@@ -31,6 +31,11 @@ func TestStartWarnsWithoutVersionFile(t *testing.T) {
 	if !strings.Contains(out, "WARNING: "+vf+" is missing") || !strings.Contains(out, "a real Ambari server refuses") {
 		t.Errorf("start without %s:\n%s", vf, out)
 	}
+	// The daemon logged it before it reported that it had started.
+	log, _ := os.ReadFile(filepath.Join(h, "var/log/ambari-agent/ambari-agent.log"))
+	if !strings.Contains(string(log), vf+" is missing") || !strings.Contains(string(log), "a real Ambari server refuses") {
+		t.Errorf("the log does not say that %s is missing:\n%s", vf, log)
+	}
 	out = expectCode(t, 0, "--version", "--home", h)
 	if !strings.Contains(out, vf+" is missing") {
 		t.Errorf("--version without %s:\n%s", vf, out)
