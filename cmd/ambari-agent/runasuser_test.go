@@ -37,6 +37,7 @@ func testUser(t *testing.T) *user.User {
 		}
 	}
 	name := fmt.Sprintf("ambtest%d", os.Getpid()%100000)
+	exec.Command("userdel", name).Run() // left by a test run that was killed
 	if out, err := exec.Command("useradd", "--system", "--no-create-home", "--shell", "/bin/bash", name).CombinedOutput(); err != nil {
 		t.Fatalf("useradd: %v\n%s", err, out)
 	}
