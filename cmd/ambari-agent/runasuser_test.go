@@ -272,3 +272,29 @@ func checkRefused(t *testing.T, h, out string, code int, want string) {
 		t.Error("a pid file was written")
 	}
 }
+
+// The init.d script, run by root, runs the control commands as
+// run_as_user.
+func TestInitScriptRunsAsRunAsUser(t *testing.T) {
+	u := testUser(t)
+	uid, _ := strconv.Atoi(u.Uid)
+	h := packagedHome(t, u.Username)
+	initScript := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("bash", append([]string{"../../init/ambari-agent"}, args...)...)
+		cmd.Env = append(os.Environ(), "AMBARI_AGENT_BIN="+agentBin, "AMBARI_AGENT_CONF_DIR="+filepath.Join(h, "etc/ambari-agent/conf"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("init script %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	initScript("start", "--home", h)
+	if got := processUID(t, runningPid(t, h)); got != uid {
+		t.Errorf("the daemon runs as uid %d, want %d", got, uid)
+	}
+	if got := ownerOf(t, filepath.Join(h, "var/run/ambari-agent/ambari-agent.pid")); got != uid {
+		t.Errorf("the pid file is owned by uid %d, want %d", got, uid)
+	}
+	initScript("status", "--home", h)
+	initScript("stop", "--home", h)
+	expectCode(t, 3, "status", "--home", h)
+}
