@@ -35,16 +35,32 @@ start_agent() {
 
 reload_systemd() { if has_systemd; then systemctl daemon-reload || true; fi; }
 
-# set_unit enable|disable: the Python package starts its agent at boot
-# (update-rc.d / chkconfig); a native unit is not started from those
-# links, so this package's unit is enabled while it is installed.
-set_unit() {
-    command -v systemctl >/dev/null 2>&1 || return 0
-    if [ -n "$root" ]; then
-        systemctl --root="$root" --quiet "$1" ambari-agent.service 2>/dev/null || true
-    else
-        systemctl --quiet "$1" ambari-agent.service 2>/dev/null || true
+# Whether the agent now installed starts at boot, kept from preinst to
+# postinst.
+was_enabled="$root/var/lib/ambari-agent/ambari-agent-go.was-enabled"
+
+# remember_boot records whether ambari-agent starts at boot now (the Python
+# package enables its init script; the operator may have disabled it).
+remember_boot() {
+    [ -z "$root" ] || return 0
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled --quiet ambari-agent 2>/dev/null; then
+        : > "$was_enabled" 2>/dev/null || true
     fi
+}
+
+# enable_as_before enables this package's unit if ambari-agent started at
+# boot before: a native unit is not started from the init script's links.
+enable_as_before() {
+    [ -f "$was_enabled" ] || return 0
+    rm -f "$was_enabled"
+    systemctl --quiet enable ambari-agent.service 2>/dev/null || true
+}
+
+# unit_off removes this package's boot link only. Not `systemctl disable`,
+# which would also remove the init script's rc links, and with them the
+# Python agent's start at boot.
+unit_off() {
+    rm -f "$root/etc/systemd/system/multi-user.target.wants/ambari-agent.service"
 }
 
 # fix_modes sets what the Python package's install helper sets: every
