@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strings"
 
 	"github.com/ambari-go/ambari-agent/internal/agent"
@@ -92,7 +91,7 @@ func run(argv []string, out io.Writer) int {
 	}
 	switch o.command {
 	case "--version":
-		fmt.Fprintln(out, version.Version)
+		printVersion(o, out)
 		return agent.ExitOK
 	case "--hash":
 		fmt.Fprintln(out, version.Hash)
@@ -115,7 +114,7 @@ func run(argv []string, out io.Writer) int {
 
 	// Control commands act on the whole agent installation; like the
 	// control script, they need root or sudo.
-	if o.command != "status" && o.command != "run" && !canSudo() {
+	if o.command != "status" && o.command != "run" && !agent.SudoAllowed() {
 		// The control script exits 0 here; a non-zero code lets callers
 		// notice that nothing happened.
 		fmt.Fprintln(out, "You can't perform this operation as non-sudoer user. Please, re-login or configure sudo access for this user.")
@@ -143,6 +142,25 @@ func run(argv []string, out io.Writer) int {
 	}
 	exe, _ := os.Executable()
 	ctl := &agent.Control{Config: cfg, Out: out, Exe: exe, DaemonArgs: daemonArgs}
+
+	switch o.command {
+	case "start", "restart":
+		// Before anything is stopped or started: an unknown run_as_user,
+		// a missing ambari-sudo.sh or an unreadable ambari-env.sh leave
+		// the agent as it was.
+		if err := agent.PrepareStart(cfg); err != nil {
+			fmt.Fprintf(out, "ERROR: %v\n", err)
+			return agent.ExitStartFail
+		}
+		if _, err := version.ReadAmbari(cfg.VersionFile()); err != nil {
+			fmt.Fprintf(out, "WARNING: %s\n", version.MissingAmbari(cfg.VersionFile()))
+		}
+	case "run":
+		if err := agent.PrepareDaemon(cfg, append([]string{"run"}, daemonArgs...)); err != nil {
+			fmt.Fprintf(os.Stderr, "ERROR: %v\n", err)
+			return agent.ExitFailure
+		}
+	}
 
 	switch o.command {
 	case "status":
@@ -179,9 +197,21 @@ func loadConfig(o options) (*config.Config, error) {
 	return cfg, err
 }
 
-func canSudo() bool {
-	if os.Geteuid() == 0 {
-		return true
+// printVersion prints the Ambari version the agent registers with (first
+// line, as the Python agent's --version prints it) and the build.
+func printVersion(o options, out io.Writer) {
+	cfg, err := config.Load(config.Locate(o.home), o.home)
+	if err != nil {
+		cfg = config.Defaults(o.home)
 	}
-	return exec.Command("sudo", "-n", "true").Run() == nil
+	if cfg.Agent.Prefix == "" {
+		cfg.Agent.Prefix = config.HomePath(o.home, "/var/lib/ambari-agent/data")
+	}
+	if v, err := version.ReadAmbari(cfg.VersionFile()); err == nil {
+		fmt.Fprintln(out, v)
+	} else {
+		fmt.Fprintln(out, version.Version)
+		fmt.Fprintf(out, "WARNING: %s\n", version.MissingAmbari(cfg.VersionFile()))
+	}
+	fmt.Fprintln(out, version.Build())
 }

@@ -78,7 +78,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	// Resolved once for the process lifetime, like the Python agent; the
 	// hostname script is bounded by a timeout.
 	a.hostname = a.hostinfo.Hostname(context.Background())
-	a.log.Infof("This host registers as %s", a.hostname)
+	a.log.Infof("This host registers as %s, agent version %s", a.hostname, a.agentVersion())
 
 	a.link = heartbeat.New(heartbeat.Config{
 		Servers: a.hostinfo.ServerHostnames(context.Background()),

@@ -79,6 +79,9 @@ func RunDaemon(cfg *config.Config, opts DaemonOptions) int {
 			return fail("cannot create %s: %v", d.path, err)
 		}
 	}
+	if err := ensureTmpDir(cfg.TmpDir()); err != nil {
+		return fail("%v", err)
+	}
 
 	// -v or loglevel=DEBUG selects debug. (In the Python agent loglevel
 	// silently overrides -v for the main log once the daemon is up.)

@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -85,15 +84,13 @@ var versionWarning sync.Once
 
 // agentVersion is <prefix>/version, which the package installs and the
 // server compares with its own version. Without it the Python agent cannot
-// register at all; this one registers with its build version and says so.
+// register at all; this one registers with its build version and says
+// plainly that a real server refuses it.
 func (a *Agent) agentVersion() string {
-	b, err := os.ReadFile(a.cfg.VersionFile())
-	if v := strings.TrimSpace(string(b)); err == nil && v != "" {
+	if v, err := version.ReadAmbari(a.cfg.VersionFile()); err == nil {
 		return v
 	}
-	versionWarning.Do(func() {
-		a.log.Warnf("Agent version file %s is missing or empty; registering as version %s", a.cfg.VersionFile(), version.Version)
-	})
+	versionWarning.Do(func() { a.log.Warn(version.MissingAmbari(a.cfg.VersionFile())) })
 	return version.Version
 }
 
