@@ -89,7 +89,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		Connect:       a.connect,
 		Registration:  a.registration,
 		Caches:        a.caches,
-		Commands:      func(body []byte) error { return a.work.queue.Intake(body) },
+		Commands:      func(id string, body []byte) error { return a.work.queue.IntakeMessage(id, body) },
 		Restart:       a.RequestRestart,
 		EncryptionKey: a.key.set,
 		OnRegistered:  a.onRegistered,
