@@ -247,10 +247,10 @@ func (l *Link) register(ctx context.Context, conn Conn) error {
 		return fmt.Errorf("register: unreadable reply: %w", err)
 	}
 	if resp.ExitStatus != 0 {
-		return fmt.Errorf("registration refused by the server: %s", resp.Log)
+		return fmt.Errorf("registration refused by the server: %q", resp.Log)
 	}
 	if resp.ID == nil {
-		return fmt.Errorf("register: reply without an id: %.200s", reply)
+		return fmt.Errorf("register: reply without an id: %.200q", reply)
 	}
 	l.nextID = *resp.ID
 
@@ -417,7 +417,7 @@ func (l *Link) heartbeats(ctx context.Context, conn Conn) error {
 		}
 		var resp protocol.HeartbeatResponse
 		if err := json.Unmarshal(reply, &resp); err != nil || resp.ID == nil {
-			return fmt.Errorf("heartbeat: reply without an id: %.200s", reply)
+			return fmt.Errorf("heartbeat: reply without an id: %.200q", reply)
 		}
 		if *resp.ID != sent+1 {
 			l.log.Errorf("Heartbeat id mismatch: sent %d, the server answered %d; restarting the agent", sent, *resp.ID)

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/sirupsen/logrus"
 )
@@ -112,7 +113,9 @@ func (TextFormatter) Format(e *logrus.Entry) ([]byte, error) {
 			v = err.Error()
 		}
 		s := fmt.Sprint(v)
-		if strings.ContainsAny(s, " \"=\n") {
+		// Field values often come from the network (destinations, ids,
+		// errors quoting a reply): control bytes are never written raw.
+		if strings.ContainsAny(s, " \"=\n") || strings.IndexFunc(s, unprintable) >= 0 {
 			s = fmt.Sprintf("%q", s)
 		}
 		fmt.Fprintf(&b, " %s=%s", k, s)
@@ -120,6 +123,8 @@ func (TextFormatter) Format(e *logrus.Entry) ([]byte, error) {
 	b.WriteByte('\n')
 	return b.Bytes(), nil
 }
+
+func unprintable(r rune) bool { return !unicode.IsPrint(r) }
 
 func pythonLevel(l logrus.Level) string {
 	switch l {

@@ -58,3 +58,17 @@ func TestTextFormatMatchesPythonLayout(t *testing.T) {
 		t.Fatalf("log line %q", b)
 	}
 }
+
+// A field value with control bytes (a destination or an id taken from the
+// network) is written quoted, never raw.
+func TestTextFormatQuotesControlBytesInFields(t *testing.T) {
+	e := logrus.NewEntry(logrus.New()).WithFields(logrus.Fields{"destination": "/user/\x1b[2Jx", "messageId": "7"})
+	e.Message = "dropped"
+	b, err := TextFormatter{}.Format(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(string(b), ` - dropped destination="/user/\x1b[2Jx" messageId=7`+"\n") {
+		t.Errorf("line %q", b)
+	}
+}
