@@ -160,6 +160,9 @@ func (q *Queue) reject(messageID string, r rejectedEntry) {
 		c, _ = newCommand(r.raw)
 	}
 	if c == nil {
+		if t, ok := r.raw["commandType"].(string); ok {
+			log = log.WithField("commandType", t)
+		}
 		log.WithError(r.err).Errorf("Dropping an entry of commands message %q that has no task id to report on", messageID)
 		return
 	}
