@@ -173,8 +173,9 @@ func (q *Queue) reject(messageID string, r rejectedEntry) {
 	report := template(c)
 	report.Status = protocol.StatusFailed
 	report.ExitCode = ptr(rejectedExitCode)
-	report.Stdout = ptr(noneText)
-	report.Stderr = ptr("The agent refused the command: " + r.err.Error())
+	// Both texts carry the reason, as for the orchestrator's own refusals.
+	msg := "The agent refused the command: " + r.err.Error()
+	report.Stdout, report.Stderr = ptr(msg), ptr(msg)
 	report.StructuredOut = ptr("{}")
 	if cc, ok := commandParams(c.raw)["custom_command"].(string); ok {
 		report.CustomCommand = cc
