@@ -83,6 +83,8 @@ func (p *Pinner) Wrap(c *tls.Config, server string) *tls.Config {
 			return fmt.Errorf("server_cert_pinning=tofu: %w", err)
 		}
 		if want, ok := pins[server]; ok && want != got {
+			p.log.Errorf("Refusing the Ambari server %s: its certificate key %s is not the key %s pinned at the first registration (%s)",
+				server, got, want, p.path)
 			return fmt.Errorf("%w: %s presents %s, pinned %s in %s at the first registration; "+
 				"if the server's key was replaced on purpose, run \"ambari-agent reset %s\" to clear the pin",
 				ErrPinMismatch, server, got, want, p.path, server)
