@@ -64,6 +64,27 @@ func TestCommandsMessageWithBadEntries(t *testing.T) {
 		t.Errorf("the non-object entry was not logged with message id %s", mid)
 	}
 
+	// A message whose commands are not a list is not a commands message:
+	// acknowledged ERROR, and later commands still run.
+	since = s.LastSeq()
+	if err := s.SendRaw(a.Name, []byte("MESSAGE\ndestination:/user/commands\nsubscription:sub\nmessage-id:m-9\nmessageId:9201\n\n"+
+		`{"clusters":{"2":{"commands":{"taskId":8103}}}}`+"\x00")); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.WaitRecord(e.ctx, sim.Query{Host: a.Name, Destination: protocol.ReportsResponses, Since: since}, func(r sim.Record) bool {
+		var ack protocol.MessageAck
+		return r.Decode(&ack) == nil && ack.MessageID == "9201"
+	})
+	if err != nil {
+		t.Fatalf("no acknowledgement of the malformed message: %v", err)
+	}
+	var ack protocol.MessageAck
+	r.Decode(&ack)
+	if ack.Status != "ERROR" || !strings.Contains(ack.Reason, "commands") {
+		t.Errorf("malformed message acknowledged %+v, want ERROR naming commands", ack)
+	}
+	cmdFinal(t, e.done(e.send(sim.CommandSpec{RoleCommand: "ACTIONEXECUTE", Action: "demo_action"})), protocol.StatusCompleted)
+
 	after, _ := s.HostState(a.Name)
 	if after.Status == "HEARTBEAT_LOST" || after.Registrations != before.Registrations || after.Session != before.Session {
 		t.Errorf("host %s: status %s, registrations %d -> %d: the message cost the session", a.Name, after.Status, before.Registrations, after.Registrations)
