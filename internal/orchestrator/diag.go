@@ -43,10 +43,68 @@ var (
 	assignedSecret = regexp.MustCompile(`([\w.\-]*` + secretKeyword + `[\w.\-]*\s*=\s*)(` + secretValue + `)`)
 )
 
+// secretKeywords are secretKeyword's words in lower case, to find the
+// lines worth running the expressions on: script output runs to megabytes,
+// and few of its lines name a secret.
+var secretKeywords = []string{"passw", "secret", "credential"}
+
 // HidePasswords replaces the values of secret keys with [PROTECTED]
-// before script output is copied to the agent log.
+// before script output is copied to the agent log. A key and its value
+// are expected on one line, as every form above prints them.
 func HidePasswords(text string) string {
-	return maskPairs(assignedSecret, maskPairs(quotedSecretPair, text))
+	lower := asciiLower(text)
+	next := make([]int, len(secretKeywords)) // next hit of each keyword, -1: none left
+	for i, kw := range secretKeywords {
+		next[i] = strings.Index(lower, kw)
+	}
+	var b strings.Builder
+	last := 0 // text[:last] is written (or unchanged when nothing was)
+	for {
+		hit := -1
+		for i, kw := range secretKeywords {
+			if next[i] >= 0 && next[i] < last {
+				if j := strings.Index(lower[last:], kw); j >= 0 {
+					next[i] = last + j
+				} else {
+					next[i] = -1
+				}
+			}
+			if next[i] >= 0 && (hit < 0 || next[i] < hit) {
+				hit = next[i]
+			}
+		}
+		if hit < 0 {
+			break
+		}
+		start := strings.LastIndexByte(text[:hit], '\n') + 1
+		end := len(text)
+		if j := strings.IndexByte(text[hit:], '\n'); j >= 0 {
+			end = hit + j
+		}
+		if b.Cap() == 0 {
+			b.Grow(len(text))
+		}
+		b.WriteString(text[last:start])
+		b.WriteString(maskPairs(assignedSecret, maskPairs(quotedSecretPair, text[start:end])))
+		last = end
+	}
+	if last == 0 {
+		return text
+	}
+	b.WriteString(text[last:])
+	return b.String()
+}
+
+// asciiLower lowers ASCII letters only, so that byte offsets in the result
+// are offsets in s.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // maskPairs masks the value (group 2) of every match of re.

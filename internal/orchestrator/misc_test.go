@@ -72,6 +72,8 @@ func TestHidePasswords(t *testing.T) {
 		{"already masked", `'password': '[PROTECTED]'`, `'password': '[PROTECTED]'`},
 		{"no secret", `{'user': 'x', "port": 1, a=b}`, `{'user': 'x', "port": 1, a=b}`},
 		{"prose", `Setting the password for user hdfs`, `Setting the password for user hdfs`},
+		{"lines", "start\n{\"password\": \"p\"}\nmiddle SECRET=s\n\nend password=", "start\n{\"password\": \"[PROTECTED]\"}\nmiddle SECRET=[PROTECTED]\n\nend password="},
+		{"non-ASCII before", "Überprüfung İ: \"db_password\": \"x\" ok", "Überprüfung İ: \"db_password\": \"[PROTECTED]\" ok"},
 	} {
 		if got := HidePasswords(c.in); got != c.want {
 			t.Errorf("%s: HidePasswords(%q)\n = %q\nwant %q", c.name, c.in, got, c.want)
