@@ -169,7 +169,16 @@ func (q *Queue) reject(messageID string, r rejectedEntry) {
 	if c.clusterID == nullValue && r.clusterID != "" {
 		c.clusterID = r.clusterID
 	}
-	log.WithField("taskId", c.taskID).WithError(r.err).Error("Refusing a command that cannot be run; reporting it FAILED")
+	log = log.WithField("taskId", c.taskID).WithError(r.err)
+	q.mu.Lock()
+	busy := q.running[c.taskID] != nil || q.queuedLocked(c.taskID)
+	q.mu.Unlock()
+	if busy {
+		// A FAILED report would stand for the valid command of the task.
+		log.Error("Dropping an entry that cannot be run and names a task that is queued or running")
+		return
+	}
+	log.Error("Refusing a command that cannot be run; reporting it FAILED")
 	report := template(c)
 	report.Status = protocol.StatusFailed
 	report.ExitCode = ptr(rejectedExitCode)

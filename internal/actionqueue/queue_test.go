@@ -146,7 +146,10 @@ func TestIntakeRejectsEntriesOneByOne(t *testing.T) {
 	delete(noType, "commandType")
 	noID := cmd(0, "2", nil)
 	noID["taskId"] = "seven"
-	body := message(clusterMsg{id: "2", commands: []map[string]any{cmd(30, "2", nil), unknown, status, badParams, noType, noID}})
+	// A bad entry naming the task of a valid one must not report it FAILED.
+	dup := cmd(30, "2", nil)
+	dup["commandType"] = "DANCE_COMMAND"
+	body := message(clusterMsg{id: "2", commands: []map[string]any{cmd(30, "2", nil), unknown, status, badParams, noType, noID, dup}})
 	// A non-object entry, spliced in before the last valid one.
 	body = bytes.Replace(body, []byte(`"commands":[`), []byte(`"commands":[42,"text",null,`), 1)
 	body = bytes.Replace(body, []byte(`]}}}`), []byte(`,`+string(mustJSON(t, cmd(35, "2", nil)))+`]}}}`), 1)
@@ -169,6 +172,11 @@ func TestIntakeRejectsEntriesOneByOne(t *testing.T) {
 		}
 		if fmt.Sprint(r["exitCode"]) != "1" || r["clusterId"] != "2" || r["role"] != "QTEST_SERVER" {
 			t.Errorf("task %d: report %v", id, r)
+		}
+	}
+	for _, r := range reportsOf(e.sender.all(), 30) {
+		if r["status"] == protocol.StatusFailed {
+			t.Errorf("task 30 reported FAILED for a bad entry naming it: %v", r)
 		}
 	}
 	for id := range want {
