@@ -99,7 +99,7 @@ func (TextFormatter) Format(e *logrus.Entry) ([]byte, error) {
 	}
 	b.WriteString(comp)
 	b.WriteString(" - ")
-	b.WriteString(strings.TrimRight(e.Message, "\n"))
+	writeMessage(&b, strings.TrimRight(e.Message, "\n"))
 	keys := make([]string, 0, len(e.Data))
 	for k := range e.Data {
 		if k != "component" {
@@ -125,6 +125,30 @@ func (TextFormatter) Format(e *logrus.Entry) ([]byte, error) {
 }
 
 func unprintable(r rune) bool { return !unicode.IsPrint(r) }
+
+// controlChar is a control character other than a line break or a tab:
+// never wanted in a log file, and an escape sequence can rewrite the
+// terminal of whoever reads it.
+func controlChar(r rune) bool {
+	return (r < 0x20 && r != '\n' && r != '\t' && r != '\r') || (r >= 0x7f && r <= 0x9f)
+}
+
+// writeMessage writes a message with its control characters escaped as
+// \xNN. Messages may carry text from the network or from scripts; the
+// places that log server bytes quote them, this is the net under them.
+func writeMessage(b *bytes.Buffer, msg string) {
+	if strings.IndexFunc(msg, controlChar) < 0 {
+		b.WriteString(msg)
+		return
+	}
+	for _, r := range msg {
+		if controlChar(r) {
+			fmt.Fprintf(b, "\\x%02x", r)
+		} else {
+			b.WriteRune(r)
+		}
+	}
+}
 
 func pythonLevel(l logrus.Level) string {
 	switch l {

@@ -72,3 +72,17 @@ func TestTextFormatQuotesControlBytesInFields(t *testing.T) {
 		t.Errorf("line %q", b)
 	}
 }
+
+// Control characters in a message (an escape sequence from a server or a
+// script) are written escaped; line breaks and tabs stay.
+func TestTextFormatEscapesControlCharactersInMessages(t *testing.T) {
+	e := logrus.NewEntry(logrus.New())
+	e.Message = "name \x1b[31mred\x1b[0m\tand\nnext line \x07\u009b"
+	b, err := TextFormatter{}.Format(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(string(b), ` - name \x1b[31mred\x1b[0m`+"\tand\nnext line "+`\x07\x9b`+"\n") {
+		t.Errorf("line %q", b)
+	}
+}
