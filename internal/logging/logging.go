@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/sirupsen/logrus"
 )
@@ -141,12 +142,14 @@ func writeMessage(b *bytes.Buffer, msg string) {
 		b.WriteString(msg)
 		return
 	}
-	for _, r := range msg {
+	for len(msg) > 0 {
+		r, n := utf8.DecodeRuneInString(msg)
 		if controlChar(r) {
 			fmt.Fprintf(b, "\\x%02x", r)
 		} else {
-			b.WriteRune(r)
+			b.WriteString(msg[:n]) // invalid UTF-8 passes as it is
 		}
+		msg = msg[n:]
 	}
 }
 

@@ -77,12 +77,12 @@ func TestTextFormatQuotesControlBytesInFields(t *testing.T) {
 // script) are written escaped; line breaks and tabs stay.
 func TestTextFormatEscapesControlCharactersInMessages(t *testing.T) {
 	e := logrus.NewEntry(logrus.New())
-	e.Message = "name \x1b[31mred\x1b[0m\tand\nnext line \x07\u009b"
+	e.Message = "name \x1b[31mred\x1b[0m\tand\nnext line \x07\u009b\xff"
 	b, err := TextFormatter{}.Format(e)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasSuffix(string(b), ` - name \x1b[31mred\x1b[0m`+"\tand\nnext line "+`\x07\x9b`+"\n") {
+	if !strings.HasSuffix(string(b), ` - name \x1b[31mred\x1b[0m`+"\tand\nnext line "+`\x07\x9b`+"\xff\n") {
 		t.Errorf("line %q", b)
 	}
 }
