@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -45,6 +46,12 @@ type Agent struct {
 	alerts   *alerts.Manager
 
 	linkLog, secLog *logrus.Entry
+	// pinner pins the server's certificate key (server_cert_pinning=tofu);
+	// nil when pinning is off.
+	pinner *security.Pinner
+	// connectedTo is the server of the latest connection: the one whose
+	// key is pinned when its registration succeeds.
+	connectedTo atomic.Value
 }
 
 // Options are what the daemon has already set up before building the
@@ -70,6 +77,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	}
 	a.group.log = a.log
 	a.linkLog, a.secLog = newLinkLoggers(logger)
+	a.setUpServerIdentity()
 
 	a.caches = cache.Open(cache.Dir(cfg.Agent.CacheDir), logging.Component(logger, "cache"))
 	a.hostinfo = newHostInfo(cfg, logger, func() map[string]string {
@@ -89,7 +97,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		Connect:       a.connect,
 		Registration:  a.registration,
 		Caches:        a.caches,
-		Commands:      func(body []byte) error { return a.work.queue.Intake(body) },
+		Commands:      func(id string, body []byte) error { return a.work.queue.IntakeMessage(id, body) },
 		Restart:       a.RequestRestart,
 		EncryptionKey: a.key.set,
 		OnRegistered:  a.onRegistered,
@@ -136,7 +144,10 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 }
 
 // onRegistered runs after every registration; it must not block.
-func (a *Agent) onRegistered() { a.work.registered() }
+func (a *Agent) onRegistered() {
+	a.pinServerKey()
+	a.work.registered()
+}
 
 // newHostInfo builds the host facts collector from the configuration.
 func newHostInfo(cfg *config.Config, logger *logrus.Logger, agentConfig func() map[string]string) *hostinfo.HostInfo {

@@ -103,6 +103,15 @@ func TestCommandInstallAndStartDemoServer(t *testing.T) {
 		if mode != 0o600 {
 			t.Errorf("%s has mode %v, want 0600 (it holds passwords)", cmdFile, mode)
 		}
+		// What the command printed and returned may repeat them.
+		for _, f := range []string{e.dataFile("output", start, ".txt"), e.dataFile("errors", start, ".txt"), e.dataFile("structured-out", start, ".json")} {
+			if mode, err := statMode(f); err != nil || mode != 0o600 {
+				t.Errorf("%s has mode %v (%v), want 0600", f, mode, err)
+			}
+		}
+		if mode, err := statMode(a.DataDir()); err != nil || mode != 0o750 {
+			t.Errorf("data dir has mode %v (%v), want 0750", mode, err)
+		}
 		var cmd map[string]any
 		readJSON(t, cmdFile, &cmd)
 		configs, _ := cmd["configurations"].(map[string]any)

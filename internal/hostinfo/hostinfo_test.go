@@ -398,7 +398,9 @@ func TestFixtureHostRegistrationChecks(t *testing.T) {
 	if !want.Match(data) {
 		t.Errorf("hostcheck.result:\n%s", data)
 	}
-	if fi, _ := os.Stat(filepath.Join(f.prefix, HostCheckFile)); fi.Mode().Perm() != 0o644 {
+	// Like every file in the data dir, readable by the agent's user only
+	// (HostCleanup reads it as root).
+	if fi, _ := os.Stat(filepath.Join(f.prefix, HostCheckFile)); fi.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v", fi.Mode())
 	}
 }

@@ -254,6 +254,7 @@ func New(cfg Config) (*Orchestrator, error) {
 	}
 	cfg.Python = python
 	closeInheritedOnExec()
+	prepareDataDir(cfg.Prefix, log)
 	return &Orchestrator{
 		cfg:     cfg,
 		log:     log,

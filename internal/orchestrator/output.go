@@ -217,6 +217,8 @@ func readStructuredOut(path string) map[string]any {
 		return map[string]any{}
 	}
 	defer f.Close()
+	// The script created it with its own umask; it may repeat secrets.
+	_ = f.Chmod(dataFileMode)
 	data, err := io.ReadAll(io.LimitReader(f, maxStructuredOut+1))
 	if err != nil {
 		return map[string]any{}

@@ -201,7 +201,7 @@ func (o *Orchestrator) runChain(ctx context.Context, log *logrus.Entry, t *task,
 }
 
 func appendText(path, text string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, dataFileMode)
 	if err != nil {
 		return err
 	}
@@ -441,11 +441,11 @@ func openOutputs(out, errPath string, overwrite, backup bool) (*os.File, *os.Fil
 			}
 		}
 	}
-	stdout, err := os.OpenFile(out, flags, 0o644)
+	stdout, err := os.OpenFile(out, flags, dataFileMode)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open output file: %w", err)
 	}
-	stderr, err := os.OpenFile(errPath, flags, 0o644)
+	stderr, err := os.OpenFile(errPath, flags, dataFileMode)
 	if err != nil {
 		stdout.Close()
 		return nil, nil, fmt.Errorf("open errors file: %w", err)
