@@ -28,6 +28,7 @@ const maxTimeout = 100 * 365 * 24 * time.Hour
 func (o *Orchestrator) Run(ctx context.Context, req Request) Result {
 	taskID := pyStr(req.Command["taskId"])
 	t := o.register(taskID)
+	t.onStarted = req.OnProcessStarted
 	log := o.log.WithField("taskId", taskID)
 	s := &runSpec{
 		header: req.Command, out: req.OutFile, err: req.ErrFile, structured: req.StructuredOutFile,
