@@ -133,6 +133,9 @@ type Config struct {
 	// for a cluster component, so that the status loop forgets the last
 	// acknowledged status and re-reports it afterwards. May be nil.
 	ComponentCommandStarted func(clusterID, serviceName, component string)
+	// OnWriteError hears of each failed write in the data dir (the agent
+	// marks itself degraded). May be nil.
+	OnWriteError func(error)
 	// Log is the component logger; nil discards.
 	Log *logrus.Entry
 }
