@@ -112,8 +112,9 @@ type Config struct {
 
 	// clock replaces the wall clock in tests of the retry arithmetic.
 	clock clock
-	// journalRetry replaces journalRetryInterval in tests.
-	journalRetry time.Duration
+	// journalRetry and journalGiveUp replace journalRetryInterval and
+	// journalRetryFor in tests.
+	journalRetry, journalGiveUp time.Duration
 }
 
 // OrphanReaper is implemented by a Runner that can stop a command an

@@ -34,8 +34,8 @@ func (e *env) journaled() map[int]journalRecord {
 		if cleanerPattern.MatchString(de.Name()) {
 			e.t.Errorf("journal file %s matches the data cleaner's pattern", de.Name())
 		}
-		if atomicfile.IsTemp(de.Name()) {
-			continue // being written
+		if atomicfile.IsTemp(de.Name()) || !strings.HasPrefix(de.Name(), journalPrefix) {
+			continue // being written, or not the journal's
 		}
 		info, err := de.Info()
 		if err != nil {

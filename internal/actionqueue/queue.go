@@ -72,6 +72,7 @@ func New(cfg Config) (*Queue, error) {
 		log:           cfg.Log,
 		onWriteError:  cfg.OnWriteError,
 		journalRetry:  cfg.journalRetry,
+		journalGiveUp: cfg.journalGiveUp,
 	}
 	if r, ok := cfg.Runner.(OrphanReaper); ok {
 		sc.reap = r.ReapOrphan

@@ -64,8 +64,9 @@ type storeConfig struct {
 	reap func(procinfo.Identity) bool
 	// onWriteError hears of every failed journal write; may be nil.
 	onWriteError func(error)
-	// journalRetry is journalRetryInterval; smaller in tests.
-	journalRetry time.Duration
+	// journalRetry and journalGiveUp are journalRetryInterval and
+	// journalRetryFor; smaller in tests.
+	journalRetry, journalGiveUp time.Duration
 }
 
 // entry is one task's latest report (CommandStatusDict's (command,
@@ -141,6 +142,9 @@ func newStatusStore(cfg storeConfig) (*statusStore, error) {
 	}
 	if cfg.journalRetry <= 0 {
 		cfg.journalRetry = journalRetryInterval
+	}
+	if cfg.journalGiveUp <= 0 {
+		cfg.journalGiveUp = journalRetryFor
 	}
 	s := &statusStore{
 		cfg:     cfg,
@@ -313,7 +317,7 @@ func (s *statusStore) writeJournal(taskID int64, rec *journalRecord) {
 		u = &unsavedRecord{since: time.Now()}
 		s.unsaved[taskID] = u
 		s.log.WithError(err).WithField("taskId", taskID).
-			Errorf("Cannot journal command report; it is kept in memory and the write is retried every %s for up to %s", s.cfg.journalRetry, journalRetryFor)
+			Errorf("Cannot journal command report; it is kept in memory and the write is retried every %s for up to %s", s.cfg.journalRetry, s.cfg.journalGiveUp)
 	}
 	u.rec = rec
 	s.armRetryLocked()
@@ -343,10 +347,10 @@ func (s *statusStore) retryUnsaved() {
 			delete(s.unsaved, id)
 			continue
 		}
-		if time.Since(u.since) > journalRetryFor {
+		if time.Since(u.since) > s.cfg.journalGiveUp {
 			delete(s.unsaved, id)
 			s.log.WithField("taskId", id).
-				Errorf("Giving up journaling the command report after %s; it stays in memory until the server acknowledges it, and an agent crash before that loses it", journalRetryFor)
+				Errorf("Giving up journaling the command report after %s; it stays in memory until the server acknowledges it, and an agent crash before that loses it", s.cfg.journalGiveUp)
 			continue
 		}
 		s.writeJournal(id, u.rec)
