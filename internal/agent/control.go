@@ -109,7 +109,7 @@ func (c *Control) Start() int {
 			c.printf("Check %s for PID.", pidFile)
 			return ExitStartFail
 		}
-		c.printf("%s found with no agent process (%s). Removing %d...", pidFile, why, rec.Pid)
+		c.printf("%s found with no process of the agent (%s). Removing %d...", pidFile, why, rec.Pid)
 		removeStalePidFile(pidFile)
 	} else if !errors.Is(err, os.ErrNotExist) {
 		c.printf("%v; removing it", err)

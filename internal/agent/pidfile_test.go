@@ -122,7 +122,7 @@ func TestPidFileUnrelatedProcess(t *testing.T) {
 			write()
 			out.Reset()
 			c.Start()
-			if strings.Contains(out.String(), "already running") || !strings.Contains(out.String(), "no agent process") {
+			if strings.Contains(out.String(), "already running") || !strings.Contains(out.String(), "found with no process") {
 				t.Errorf("start over a stale pid file:\n%s", out.String())
 			}
 			select {

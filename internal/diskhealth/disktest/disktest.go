@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // MountTmpfs mounts a tmpfs of size (e.g. "1m") on dir, which is created,
@@ -64,5 +65,38 @@ func Fill(t testing.TB, dir string) (free func()) {
 		if err := os.Remove(path); err != nil {
 			t.Errorf("free %s: %v", dir, err)
 		}
+	}
+}
+
+// KeepFull fills dir and keeps it full, as a runaway writer on the same
+// file system would: space that others free is taken again within
+// milliseconds. stop frees everything.
+func KeepFull(t testing.TB, dir string) (stop func()) {
+	t.Helper()
+	free := Fill(t, dir)
+	f, err := os.OpenFile(filepath.Join(dir, "filler"), os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		page := make([]byte, 4096)
+		for {
+			if _, err := f.Write(page); err == nil {
+				continue
+			}
+			select {
+			case <-quit:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
+		f.Close()
+		free()
 	}
 }
