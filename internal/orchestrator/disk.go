@@ -63,10 +63,12 @@ func within(dir, path string) bool {
 // writeFailed tells the agent (Config.OnWriteError) that a write in the
 // data dir failed.
 func (o *Orchestrator) writeFailed(err error) {
-	o.log.WithError(err).Warn("Cannot write to the data directory")
-	if o.cfg.OnWriteError != nil {
-		o.cfg.OnWriteError(err)
+	if o.cfg.OnWriteError == nil {
+		o.log.WithError(err).Warn("Cannot write to the data directory")
+		return
 	}
+	o.log.WithError(err).Debug("Cannot write to the data directory")
+	o.cfg.OnWriteError(err)
 }
 
 // noteWriteError reports a result's error if it is a failed write in the
