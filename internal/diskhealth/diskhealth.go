@@ -28,7 +28,7 @@ import (
 const probeSize = 4096
 
 // probePrefix names probe files; a crash may leave one behind, which the
-// next probe of the directory removes.
+// next start removes (ProbeAll).
 const probePrefix = ".ambari-agent-probe-"
 
 // Probe creates a file in dir, writes a page to it, syncs and deletes it.
@@ -80,8 +80,15 @@ func bare(err error) error {
 }
 
 // ProbeAll probes each directory in turn and returns the first failure.
+// It is meant for the start, where it also removes the probe files an
+// earlier crash may have left.
 func ProbeAll(dirs ...string) error {
 	for _, d := range dirs {
+		if left, _ := filepath.Glob(filepath.Join(d, probePrefix+"*")); len(left) > 0 {
+			for _, f := range left {
+				os.Remove(f)
+			}
+		}
 		if err := Probe(d); err != nil {
 			return err
 		}

@@ -27,6 +27,14 @@ func TestProbe(t *testing.T) {
 	if err := Probe(file); err == nil || !strings.Contains(err.Error(), file) {
 		t.Errorf("probe of a file: %v", err)
 	}
+	left := filepath.Join(dir, probePrefix+"0123")
+	os.WriteFile(left, nil, 0o600)
+	if err := ProbeAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(left); !os.IsNotExist(err) {
+		t.Error("a probe file left by a crash was kept")
+	}
 	if err := ProbeAll(dir, filepath.Join(dir, "missing")); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Errorf("ProbeAll: %v", err)
 	}
