@@ -5,7 +5,9 @@
 package disktest
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,19 +22,29 @@ import (
 // "ro").
 func MountTmpfs(t testing.TB, dir, size string, options ...string) {
 	t.Helper()
+	if err := TryMountTmpfs(t, dir, size, options...); err != nil {
+		t.Skip(err)
+	}
+}
+
+// TryMountTmpfs is MountTmpfs that returns the reason it could not mount
+// instead of skipping the test.
+func TryMountTmpfs(t testing.TB, dir, size string, options ...string) error {
+	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	opts := append([]string{"size=" + size}, options...)
 	out, err := exec.Command("mount", "-t", "tmpfs", "-o", strings.Join(opts, ","), "tmpfs", dir).CombinedOutput()
 	if err != nil {
-		t.Skipf("cannot mount a tmpfs on %s (needs root): %v: %s", dir, err, out)
+		return fmt.Errorf("cannot mount a tmpfs on %s (needs root): %v: %s", dir, err, bytes.TrimSpace(out))
 	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
 			t.Errorf("umount %s: %v: %s", dir, err, out)
 		}
 	})
+	return nil
 }
 
 // Fill writes to a file in dir until the file system is full and returns
@@ -89,7 +101,7 @@ func KeepFull(t testing.TB, dir string) (stop func()) {
 			select {
 			case <-quit:
 				return
-			case <-time.After(2 * time.Millisecond):
+			case <-time.After(5 * time.Millisecond):
 			}
 		}
 	}()
