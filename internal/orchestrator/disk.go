@@ -15,8 +15,8 @@ import (
 // component: the agent could not write its own files (the command file,
 // the output files) in the data dir, because the disk is full or read-only,
 // say. A status check failing so gives no status at all, and is tried
-// again next cycle; reporting the component as stopped could set off an
-// auto restart of a component that runs.
+// again next cycle; reporting the component as stopped (as the Python
+// agent does) could set off an auto restart of a component that runs.
 var ErrAgentWrite = errors.New("agent could not write its files")
 
 // unwrittenPrefix starts the text that replaces (or ends) an output the

@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -49,6 +50,13 @@ func TestFullDataDir(t *testing.T) {
 		if !errors.Is(err, ErrAgentWrite) || !errors.Is(err, syscall.ENOSPC) {
 			t.Errorf("status of %s on a full disk: exit %d, err %v; want no verdict", comp, code, err)
 		}
+	}
+	// A script that wrote nothing on the full disk: its outputs say why
+	// (the report would otherwise read "None").
+	var empty Result
+	e.orch.checkOutputWritten(&runSpec{out: filepath.Join(e.data, "output-211.txt")}, &empty)
+	if want := unwrittenPrefix + "cannot write to " + e.data + ": no space left on device"; empty.Stdout != want || empty.Stderr != want {
+		t.Errorf("empty outputs on a full disk: %q, %q", empty.Stdout, empty.Stderr)
 	}
 	res := run(210, "START")
 	if res.ExitCode == 0 || !strings.Contains(res.Stderr, "no space left on device") {
