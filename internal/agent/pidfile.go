@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -98,10 +99,13 @@ func (r PidRecord) Running() (ok bool, reason string) {
 	return false, fmt.Sprintf("process %d is not an ambari-agent (%s)", r.Pid, describeProcess(r.Pid))
 }
 
-// looksLikeAgent reports whether a process runs this agent's binary, an
-// ambari-agent binary, or the Python agent.
+// looksLikeAgent reports whether a process is an agent daemon: this
+// agent's binary or an ambari-agent binary running `run`, or the Python
+// agent.
 func looksLikeAgent(pid int) bool {
-	if exe, err := procinfo.Exe(pid); err == nil {
+	args := procinfo.Cmdline(pid)
+	daemon := slices.Contains(args, "run")
+	if exe, err := procinfo.Exe(pid); err == nil && daemon {
 		if self, err := selfExe(); err == nil && exe == self {
 			return true
 		}
@@ -109,8 +113,7 @@ func looksLikeAgent(pid int) bool {
 			return true
 		}
 	}
-	args := procinfo.Cmdline(pid)
-	if len(args) > 0 && filepath.Base(args[0]) == "ambari-agent" {
+	if len(args) > 0 && filepath.Base(args[0]) == "ambari-agent" && daemon {
 		return true
 	}
 	for _, a := range args {

@@ -148,7 +148,9 @@ func TestPidFileOwnProcessAfterRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, "-test.run=^$")
+	// "run", as the daemon is started: an older bare pid file is trusted
+	// only for an agent daemon.
+	cmd := exec.Command(exe, "run")
 	cmd.Env = append(os.Environ(), pidHelperEnv+"="+cfg.PidFile())
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
