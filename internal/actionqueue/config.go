@@ -8,6 +8,7 @@ import (
 
 	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/ambari-go/ambari-agent/internal/orchestrator"
+	"github.com/ambari-go/ambari-agent/internal/procinfo"
 )
 
 // Defaults of the Config fields left zero.
@@ -103,11 +104,27 @@ type Config struct {
 	// changed (statusexec.Executor.CommandFinished). It is called on the
 	// command's goroutine and should return promptly. nil = none.
 	StatusCheck func(clusterID, serviceName, role string)
+	// OnWriteError hears of every failed write of the report journal in
+	// the data dir (the agent marks itself degraded). May be nil.
+	OnWriteError func(error)
 	// Log is the component logger; nil discards.
 	Log *logrus.Entry
 
 	// clock replaces the wall clock in tests of the retry arithmetic.
 	clock clock
+	// journalRetry and journalGiveUp replace journalRetryInterval and
+	// journalRetryFor in tests.
+	journalRetry, journalGiveUp time.Duration
+}
+
+// OrphanReaper is implemented by a Runner that can stop a command an
+// earlier agent process started and left running
+// (*orchestrator.Orchestrator). The queue uses it at start, before it
+// reports such a command FAILED.
+type OrphanReaper interface {
+	// ReapOrphan kills the command's process tree if the process id names
+	// still runs, and reports whether it did.
+	ReapOrphan(id procinfo.Identity) bool
 }
 
 func (c *Config) setDefaults() {

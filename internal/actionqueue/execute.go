@@ -152,10 +152,11 @@ func (q *Queue) execute(ctx context.Context, e *execution) {
 		attempts++
 		start := q.cfg.clock.Now().Unix()
 		res = q.runner.Run(ctx, orchestrator.Request{
-			Command:   c.raw,
-			OutFile:   files.Out,
-			ErrFile:   files.Err,
-			Overwrite: attempts == 1,
+			Command:          c.raw,
+			OutFile:          files.Out,
+			ErrFile:          files.Err,
+			Overwrite:        attempts == 1,
+			OnProcessStarted: func(pid int) { q.store.processStarted(c, pid) },
 		})
 		e.endAttempt()
 		if errors.Is(res.Err, orchestrator.ErrStopped) {
@@ -323,6 +324,7 @@ func (q *Queue) startBackground(ctx context.Context, c *command) {
 		ErrFile:          files.Err,
 		Overwrite:        true,
 		OnBackgroundDone: finish,
+		OnProcessStarted: func(pid int) { q.store.processStarted(c, pid) },
 	})
 	if errors.Is(res.Err, orchestrator.ErrStopped) {
 		return

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/ambari-go/ambari-agent/internal/atomicfile"
+	"github.com/ambari-go/ambari-agent/internal/procinfo"
 )
 
 // The report journal keeps every task's latest report on disk from the
@@ -60,6 +61,9 @@ type journalRecord struct {
 	// yet: the server counts it as delivered from the acknowledgement on,
 	// so an agent restart must not lose it either.
 	Queued bool `json:"queued,omitempty"`
+	// Process is the running script of an IN_PROGRESS task (its process
+	// group leader): what the next agent process stops if it still runs.
+	Process *procinfo.Identity `json:"process,omitempty"`
 }
 
 type journal struct {

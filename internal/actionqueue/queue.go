@@ -64,14 +64,21 @@ func New(cfg Config) (*Queue, error) {
 		wake:           make(chan struct{}, 1),
 		wakeBackground: make(chan struct{}, 1),
 	}
-	st, err := newStatusStore(storeConfig{
+	sc := storeConfig{
 		prefix:        cfg.Prefix,
 		maxEntries:    cfg.MaxStoredReports,
 		logMaxSymbols: cfg.LogMaxSymbols,
 		interval:      cfg.ReportInterval,
 		sender:        cfg.Sender,
 		log:           cfg.Log,
-	})
+		onWriteError:  cfg.OnWriteError,
+		journalRetry:  cfg.journalRetry,
+		journalGiveUp: cfg.journalGiveUp,
+	}
+	if r, ok := cfg.Runner.(OrphanReaper); ok {
+		sc.reap = r.ReapOrphan
+	}
+	st, err := newStatusStore(sc)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/ambari-go/ambari-agent/internal/alerts"
 	"github.com/ambari-go/ambari-agent/internal/cache"
 	"github.com/ambari-go/ambari-agent/internal/config"
+	"github.com/ambari-go/ambari-agent/internal/diskhealth"
 	"github.com/ambari-go/ambari-agent/internal/heartbeat"
 	"github.com/ambari-go/ambari-agent/internal/hostinfo"
 	"github.com/ambari-go/ambari-agent/internal/logging"
@@ -44,6 +45,8 @@ type Agent struct {
 	key      encryptionKey
 	work     *workers
 	alerts   *alerts.Manager
+	// disk is the degraded state: a write in the data dir failed.
+	disk *diskhealth.Monitor
 
 	linkLog, secLog *logrus.Entry
 	// pinner pins the server's certificate key (server_cert_pinning=tofu);
@@ -78,6 +81,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	a.group.log = a.log
 	a.linkLog, a.secLog = newLinkLoggers(logger)
 	a.setUpServerIdentity()
+	a.disk = &diskhealth.Monitor{Dir: cfg.Agent.Prefix, Log: logging.Component(logger, "disk")}
 
 	a.caches = cache.Open(cache.Dir(cfg.Agent.CacheDir), logging.Component(logger, "cache"))
 	a.hostinfo = newHostInfo(cfg, logger, func() map[string]string {
@@ -127,6 +131,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	a.group.add("component versions", work.versions)
 	a.group.add("host status", work.host)
 	a.group.add("alerts", a.alerts)
+	a.group.add("disk health", a.disk)
 
 	if cfg.Agent.DataCleanupInterval > 0 {
 		a.group.add("data cleaner", &DataCleaner{
@@ -141,6 +146,14 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		a.group.add("ping port listener", opts.Ping)
 	}
 	return a, nil
+}
+
+// Degraded reports whether a write in the data dir failed and has not
+// been shown to work since, with the last error: the agent runs, but
+// commands and reports may be lost.
+func (a *Agent) Degraded() (degraded bool, reason string) {
+	d, r, _ := a.disk.Degraded()
+	return d, r
 }
 
 // onRegistered runs after every registration; it must not block.

@@ -28,12 +28,14 @@ const maxTimeout = 100 * 365 * 24 * time.Hour
 func (o *Orchestrator) Run(ctx context.Context, req Request) Result {
 	taskID := pyStr(req.Command["taskId"])
 	t := o.register(taskID)
+	t.onStarted = req.OnProcessStarted
 	log := o.log.WithField("taskId", taskID)
 	s := &runSpec{
 		header: req.Command, out: req.OutFile, err: req.ErrFile, structured: req.StructuredOutFile,
 		forced: req.CommandName, overwrite: req.Overwrite,
 	}
 	res, background := o.execute(ctx, log, t, s, req.OnBackgroundDone)
+	o.noteWriteError(res.Err)
 	if !background {
 		o.unregister(t)
 	}
@@ -89,12 +91,16 @@ func (o *Orchestrator) Status(ctx context.Context, r StatusRequest) Result {
 }
 
 // RunStatus is Status in the shape the status loop asks for: err is set
-// only when there is no verdict because the agent is stopping; a script
-// that could not be run is a non-zero exit code with the reason in stderr.
+// only when there is no verdict, because the agent is stopping or could
+// not write its files (ErrAgentWrite); any other script that could not be
+// run is a non-zero exit code with the reason in stderr.
 func (o *Orchestrator) RunStatus(ctx context.Context, clusterID, serviceName, component, commandName string) (exitCode int, stderr string, structuredOut map[string]any, err error) {
 	res := o.Status(ctx, StatusRequest{ClusterID: clusterID, ServiceName: serviceName, ComponentName: component, CommandName: commandName})
 	if errors.Is(res.Err, ErrStopped) {
 		return 0, "", nil, res.Err
+	}
+	if err := o.statusNoVerdict(res); err != nil {
+		return 0, "", nil, err
 	}
 	return res.ExitCode, res.Stderr, res.StructuredOut, nil
 }
@@ -338,12 +344,14 @@ wait:
 
 // collect reads a finished script's outputs into a result.
 func (o *Orchestrator) collect(s *runSpec, p *plan, code int, stderrSuffix string) Result {
-	return Result{
+	res := Result{
 		ExitCode:      code,
 		Stdout:        readOutput(s.out, o.cfg.LogMaxSymbols, ""),
 		Stderr:        readOutput(s.err, o.cfg.LogMaxSymbols, stderrSuffix),
 		StructuredOut: readStructuredOut(p.structured),
 	}
+	o.checkOutputWritten(s, &res)
+	return res
 }
 
 // exitCode is the process's exit status, or -N when signal N killed it
