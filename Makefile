@@ -7,7 +7,12 @@ HASH     ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X github.com/ambari-go/ambari-agent/internal/version.Version=$(VERSION) \
             -X github.com/ambari-go/ambari-agent/internal/version.Hash=$(HASH)
 
-.PHONY: all build test vet bench demo clean
+# make package VERSION=1.0.0 AMBARI_VERSION=2.7.8.0.0: the .deb and .rpm in
+# $(DIST); both are refused without a release VERSION and AMBARI_VERSION.
+DIST           ?= dist
+AMBARI_VERSION ?=
+
+.PHONY: all build test vet bench demo clean package
 
 all: build
 
@@ -31,5 +36,10 @@ bench:
 demo: build
 	./scripts/demo.sh
 
+package:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(DIST)/stage/ambari-agent ./cmd/ambari-agent
+	$(GO) run ./packaging/build -version '$(VERSION)' -ambari-version '$(AMBARI_VERSION)' \
+	    -binary $(DIST)/stage/ambari-agent -out $(DIST)
+
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) $(DIST)

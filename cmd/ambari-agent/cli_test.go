@@ -269,7 +269,7 @@ func TestVersionNamesRegisteredVersionAndBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := expectCode(t, 0, "--version", "--home", home)
-	if !strings.HasPrefix(out, "2.7.8.0\nbuild ") {
+	if !strings.HasPrefix(out, "2.7.8.0\nambari-agent-go ") {
 		t.Errorf("--version:\n%s", out)
 	}
 }

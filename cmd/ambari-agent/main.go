@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strings"
 
 	"github.com/ambari-go/ambari-agent/internal/agent"
@@ -139,7 +138,7 @@ func run(argv []string, out io.Writer) int {
 	}
 	switch o.command {
 	case "--version":
-		printVersion(out, o)
+		printVersion(o, out)
 		return agent.ExitOK
 	case "--hash":
 		fmt.Fprintln(out, version.Hash)
@@ -174,7 +173,7 @@ func run(argv []string, out io.Writer) int {
 
 	// Control commands act on the whole agent installation; like the
 	// control script, they need root or sudo.
-	if o.command != "status" && o.command != "run" && !canSudo() {
+	if o.command != "status" && o.command != "run" && !agent.SudoAllowed() {
 		// The control script exits 0 here; a non-zero code lets callers
 		// notice that nothing happened.
 		fmt.Fprintln(out, "You can't perform this operation as non-sudoer user. Please, re-login or configure sudo access for this user.")
@@ -202,6 +201,25 @@ func run(argv []string, out io.Writer) int {
 	}
 	exe, _ := os.Executable()
 	ctl := &agent.Control{Config: cfg, Out: out, Exe: exe, DaemonArgs: daemonArgs}
+
+	switch o.command {
+	case "start", "restart":
+		// Before anything is stopped or started: an unknown run_as_user,
+		// a missing ambari-sudo.sh or an unreadable ambari-env.sh leave
+		// the agent as it was.
+		if err := agent.PrepareStart(cfg); err != nil {
+			fmt.Fprintf(out, "ERROR: %v\n", err)
+			return agent.ExitStartFail
+		}
+		if _, err := version.ReadAmbari(cfg.VersionFile()); err != nil {
+			fmt.Fprintf(out, "WARNING: %s\n", version.MissingAmbari(cfg.VersionFile()))
+		}
+	case "run":
+		if err := agent.PrepareDaemon(cfg, append([]string{"run"}, daemonArgs...)); err != nil {
+			fmt.Fprintf(os.Stderr, "ERROR: %v\n", err)
+			return agent.ExitFailure
+		}
+	}
 
 	switch o.command {
 	case "status":
@@ -249,24 +267,21 @@ func usageError(out io.Writer, format string, args ...any) int {
 	return ExitUsage
 }
 
-// printVersion is --version: the version the agent registers with (the
-// package's <prefix>/version, which the server compares with its own) and
-// the build. Every version line the CLI prints comes from here.
-func printVersion(out io.Writer, o options) {
+// printVersion prints the Ambari version the agent registers with (first
+// line, as the Python agent's --version prints it) and the build.
+func printVersion(o options, out io.Writer) {
 	cfg, err := config.Load(config.Locate(o.home), o.home)
 	if err != nil {
 		cfg = config.Defaults(o.home)
 	}
-	registered := "unknown (no " + cfg.VersionFile() + ")"
-	if b, err := os.ReadFile(cfg.VersionFile()); err == nil && strings.TrimSpace(string(b)) != "" {
-		registered = strings.TrimSpace(string(b))
+	if cfg.Agent.Prefix == "" {
+		cfg.Agent.Prefix = config.HomePath(o.home, "/var/lib/ambari-agent/data")
 	}
-	fmt.Fprintf(out, "%s\nbuild %s (%s)\n", registered, version.Version, version.Hash)
-}
-
-func canSudo() bool {
-	if os.Geteuid() == 0 {
-		return true
+	if v, err := version.ReadAmbari(cfg.VersionFile()); err == nil {
+		fmt.Fprintln(out, v)
+	} else {
+		fmt.Fprintln(out, version.Version)
+		fmt.Fprintf(out, "WARNING: %s\n", version.MissingAmbari(cfg.VersionFile()))
 	}
-	return exec.Command("sudo", "-n", "true").Run() == nil
+	fmt.Fprintln(out, version.Build())
 }

@@ -48,7 +48,7 @@ func isExecutionType(t string) bool {
 	return false
 }
 
-// newCommand normalises a decoded command (agent spec 5.1 put) and extracts
+// newCommand normalises a decoded command (docs/behaviour.md §5.1) and extracts
 // its identity. The map becomes the command's.
 func newCommand(raw map[string]any) (*command, error) {
 	if raw == nil {
@@ -147,12 +147,104 @@ func intOf(v any) (int64, bool) {
 type commandsEvent struct {
 	cancels  []protocol.CancelCommand
 	commands []map[string]any
+	// rejected are the entries that cannot run, in message order.
+	rejected []rejectedEntry
 }
 
-// decodeCommandsEvent decodes a commands push (protocol spec 5.1). The
+// rejectedEntry is one entry of a commands message that the agent cannot
+// run. The rest of the message runs regardless: a server defect that hits
+// one entry must not stall the valid ones (the Python agent queues the
+// entries before a bad one and loses those after it).
+type rejectedEntry struct {
+	clusterID string
+	// raw is the entry when it is an object (its identity feeds the FAILED
+	// report), nil otherwise.
+	raw map[string]any
+	err error
+}
+
+// objectFields are the command fields the agent and the scripts read as
+// objects; stringFields those read as strings. A command with one of them
+// of another JSON type cannot be run faithfully, so it is refused whole.
+var (
+	objectFields = []string{"commandParams", "roleParams", "hostLevelParams", "clusterLevelParams",
+		"agentLevelParams", "configurations", "configurationAttributes"}
+	stringFields = []string{"role", "roleCommand", "serviceName"}
+)
+
+// checkEntry decodes one entry of a commands message and says why it
+// cannot run, if it cannot. m is the entry when it is a JSON object.
+func checkEntry(raw json.RawMessage) (m map[string]any, err error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("command is not valid JSON: %w", err)
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("command is %s, not a JSON object", jsonKind(v))
+	}
+	if _, ok := intOf(m["taskId"]); !ok {
+		return m, fmt.Errorf("command has no integer taskId (taskId is %s)", jsonKind(m["taskId"]))
+	}
+	v, present := m["commandType"]
+	typ, ok := v.(string)
+	switch {
+	case !present:
+		return m, errors.New("command has no commandType")
+	case !ok:
+		return m, fmt.Errorf("commandType is %s, not a string", jsonKind(v))
+	case typ == protocol.StatusCommand:
+		// Status checks are the agent's own work, scheduled from the
+		// topology; the server does not push them to this agent version.
+		return m, fmt.Errorf("command type %s is not run when pushed on %s", typ, protocol.UserCommands)
+	case !isExecutionType(typ):
+		return m, fmt.Errorf("unknown command type %q", typ)
+	}
+	for _, k := range objectFields {
+		if v, present := m[k]; present && v != nil {
+			if _, ok := v.(map[string]any); !ok {
+				return m, fmt.Errorf("%s is %s, not an object", k, jsonKind(v))
+			}
+		}
+	}
+	for _, k := range stringFields {
+		if v, present := m[k]; present && v != nil {
+			if _, ok := v.(string); !ok {
+				return m, fmt.Errorf("%s is %s, not a string", k, jsonKind(v))
+			}
+		}
+	}
+	return m, nil
+}
+
+// jsonKind names the JSON type of a decoded value, for error texts that
+// must not carry the value itself.
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "a list"
+	case string:
+		return "a string"
+	case json.Number, float64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// decodeCommandsEvent decodes a commands push (docs/protocol.md §5.1). The
 // clusters are walked in message order, as Python's dict iteration does, so
 // the commands of one message run in the order the server sent them.
-// requiredConfigTimestamp is copied into every command.
+// requiredConfigTimestamp is copied into every command. An error means the
+// message as a whole is unreadable (not an object, clusters or a cluster's
+// commands of the wrong type); a single bad entry is only rejected.
 func decodeCommandsEvent(body []byte) (*commandsEvent, error) {
 	var top struct {
 		RequiredConfigTimestamp json.RawMessage `json:"requiredConfigTimestamp"`
@@ -189,18 +281,14 @@ func decodeCommandsEvent(body []byte) (*commandsEvent, error) {
 			CancelCommands []protocol.CancelCommand `json:"cancelCommands"`
 		}
 		if err := dec.Decode(&cl); err != nil {
-			return nil, fmt.Errorf("decode commands event: cluster %s: %w", clusterID, err)
+			return nil, fmt.Errorf("decode commands event: cluster %q: %w", clusterID, err)
 		}
 		ev.cancels = append(ev.cancels, cl.CancelCommands...)
 		for _, rc := range cl.Commands {
-			cd := json.NewDecoder(bytes.NewReader(rc))
-			cd.UseNumber()
-			var m map[string]any
-			if err := cd.Decode(&m); err != nil {
-				return nil, fmt.Errorf("decode commands event: cluster %s: command: %w", clusterID, err)
-			}
-			if m == nil {
-				return nil, fmt.Errorf("decode commands event: cluster %s: command is null", clusterID)
+			m, err := checkEntry(rc)
+			if err != nil {
+				ev.rejected = append(ev.rejected, rejectedEntry{clusterID: clusterID, raw: m, err: err})
+				continue
 			}
 			if ts != nil {
 				m["requiredConfigTimestamp"] = ts

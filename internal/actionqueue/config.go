@@ -8,6 +8,7 @@ import (
 
 	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/ambari-go/ambari-agent/internal/orchestrator"
+	"github.com/ambari-go/ambari-agent/internal/procinfo"
 )
 
 // Defaults of the Config fields left zero.
@@ -46,8 +47,8 @@ type Sender interface {
 	Request(ctx context.Context, destination string, body []byte) ([]byte, error)
 }
 
-// Recovery is the recovery manager's view of the queue (agent spec 8.4,
-// 8.5; *recovery.Manager).
+// Recovery is the recovery manager's view of the queue (docs/behaviour.md §8.4,
+// §8.5; *recovery.Manager).
 type Recovery interface {
 	// Commands returns the AUTO_EXECUTION_COMMANDs to run now. It is called
 	// only while the main queue is empty and no execution command runs. The
@@ -105,10 +106,13 @@ type Config struct {
 	// commands; 0 = DefaultRecoveryInterval.
 	RecoveryInterval time.Duration
 	// StatusCheck runs the component's STATUS command right after a cluster
-	// command ended (agent spec 5.3 step 11) and sends its result if it
+	// command ended (docs/behaviour.md §5.3 step 9, §7.3) and sends its result if it
 	// changed (statusexec.Executor.CommandFinished). It is called on the
 	// command's goroutine and should return promptly. nil = none.
 	StatusCheck func(clusterID, serviceName, role string)
+	// OnWriteError hears of every failed write of the report journal in
+	// the data dir (the agent marks itself degraded). May be nil.
+	OnWriteError func(error)
 	// Log is the component logger; nil discards.
 	Log *logrus.Entry
 	// IntakeLiveness and JournalLiveness record the progress of command
@@ -119,6 +123,19 @@ type Config struct {
 
 	// clock replaces the wall clock in tests of the retry arithmetic.
 	clock clock
+	// journalRetry and journalGiveUp replace journalRetryInterval and
+	// journalRetryFor in tests.
+	journalRetry, journalGiveUp time.Duration
+}
+
+// OrphanReaper is implemented by a Runner that can stop a command an
+// earlier agent process started and left running
+// (*orchestrator.Orchestrator). The queue uses it at start, before it
+// reports such a command FAILED.
+type OrphanReaper interface {
+	// ReapOrphan kills the command's process tree if the process id names
+	// still runs, and reports whether it did.
+	ReapOrphan(id procinfo.Identity) bool
 }
 
 func (c *Config) setDefaults() {

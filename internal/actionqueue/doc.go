@@ -5,8 +5,8 @@
 //
 // It replaces the Python agent's ActionQueue.py, CommandStatusDict.py,
 // CommandStatusReporter.py, BackgroundCommandExecutionHandle.py and
-// listeners/CommandsEventListener.py (agent spec 5.1-5.3, 5.6-5.8; protocol
-// spec 5.1, 5.5, 5.6, 6.1).
+// listeners/CommandsEventListener.py (docs/behaviour.md §5.1–5.3, §5.6–5.8;
+// docs/protocol.md §5.1, §5.5, §5.6, §6.1).
 //
 // What it owns:
 //

@@ -15,7 +15,7 @@ import (
 	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
-// Texts the agent adds to command output (agent spec 5.3).
+// Texts the agent adds to command output (docs/behaviour.md §5.3).
 const (
 	retryingSuffix  = "\n\nCommand failed. Retrying command execution ...\n\n"
 	completedSuffix = "\n\nCommand completed successfully!\n"
@@ -103,7 +103,7 @@ func (e *execution) cancelState() (bool, string) {
 	return e.canceled, e.reason
 }
 
-// retryParams are the retry settings of a command (agent spec 5.3 step 4).
+// retryParams are the retry settings of a command (docs/behaviour.md §5.3 step 4).
 type retryParams struct {
 	maxDuration int64 // seconds
 	retryable   bool
@@ -125,7 +125,7 @@ func commandParams(raw map[string]any) map[string]any {
 	return p
 }
 
-// execute is execute_command (agent spec 5.3) for a foreground command.
+// execute is execute_command (docs/behaviour.md §5.3) for a foreground command.
 func (q *Queue) execute(ctx context.Context, e *execution) {
 	c := e.cmd
 	log := q.log.WithFields(logrus.Fields{"taskId": c.taskID, "role": c.role, "clusterId": c.clusterID})
@@ -152,10 +152,11 @@ func (q *Queue) execute(ctx context.Context, e *execution) {
 		attempts++
 		start := q.cfg.clock.Now().Unix()
 		res = q.runner.Run(ctx, orchestrator.Request{
-			Command:   c.raw,
-			OutFile:   files.Out,
-			ErrFile:   files.Err,
-			Overwrite: attempts == 1,
+			Command:          c.raw,
+			OutFile:          files.Out,
+			ErrFile:          files.Err,
+			Overwrite:        attempts == 1,
+			OnProcessStarted: func(pid int) { q.store.processStarted(c, pid) },
 		})
 		e.endAttempt()
 		if errors.Is(res.Err, orchestrator.ErrStopped) {
@@ -233,7 +234,7 @@ func (q *Queue) execute(ctx context.Context, e *execution) {
 	}
 }
 
-// rescheduled applies the rescheduled-cancel rule (agent spec 5.3 step 7):
+// rescheduled applies the rescheduled-cancel rule (docs/behaviour.md §5.3 step 6):
 // a cancelled command whose task waits in the queue again, or already runs
 // again, sends no final report. Its stored status goes unless the new run
 // has replaced it.
@@ -272,7 +273,7 @@ func abortSuffix(reason string) string {
 	return fmt.Sprintf("\nCommand aborted. Reason: '%s'", reason)
 }
 
-// runBackground starts BACKGROUND_EXECUTION_COMMANDs (agent spec 5.7).
+// runBackground starts BACKGROUND_EXECUTION_COMMANDs (docs/behaviour.md §5.7).
 // Python starts them between two foreground commands from the ActionQueue
 // thread, so a long foreground command delays them; here they start at
 // once.
@@ -323,6 +324,7 @@ func (q *Queue) startBackground(ctx context.Context, c *command) {
 		ErrFile:          files.Err,
 		Overwrite:        true,
 		OnBackgroundDone: finish,
+		OnProcessStarted: func(pid int) { q.store.processStarted(c, pid) },
 	})
 	if errors.Is(res.Err, orchestrator.ErrStopped) {
 		return

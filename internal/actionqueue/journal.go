@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/ambari-go/ambari-agent/internal/atomicfile"
+	"github.com/ambari-go/ambari-agent/internal/procinfo"
 )
 
 // The report journal keeps every task's latest report on disk from the
@@ -29,7 +30,7 @@ import (
 // affect a temp file. The cost, two fsyncs per state change, is small next
 // to starting a process.
 //
-// The names stay clear of the data cleaner's patterns (agent spec 11:
+// The names stay clear of the data cleaner's patterns (docs/behaviour.md §3.8:
 // output-N.txt, command-N.json, ...), which are anchored at the start of a
 // file name, and the files are 0600 in a 0700 directory: reports carry
 // script output, which may hold secrets.
@@ -60,6 +61,9 @@ type journalRecord struct {
 	// yet: the server counts it as delivered from the acknowledgement on,
 	// so an agent restart must not lose it either.
 	Queued bool `json:"queued,omitempty"`
+	// Process is the running script of an IN_PROGRESS task (its process
+	// group leader): what the next agent process stops if it still runs.
+	Process *procinfo.Identity `json:"process,omitempty"`
 }
 
 type journal struct {

@@ -17,7 +17,7 @@ import (
 	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
-// cleanerPattern is the data cleaner's file pattern (agent spec 11); no
+// cleanerPattern is the data cleaner's file pattern (docs/behaviour.md §3.8); no
 // journal file may match it.
 var cleanerPattern = regexp.MustCompile(`^(auto_command-\d+.json|auto_errors-\d+.txt|auto_output-\d+.txt|auto_structured-out-\d+.json|errors-\d+.txt|output-\d+.txt|site-\d+.pp|structured-out-\d+.json|command-\d+.json)`)
 
@@ -34,8 +34,8 @@ func (e *env) journaled() map[int]journalRecord {
 		if cleanerPattern.MatchString(de.Name()) {
 			e.t.Errorf("journal file %s matches the data cleaner's pattern", de.Name())
 		}
-		if atomicfile.IsTemp(de.Name()) {
-			continue // being written
+		if atomicfile.IsTemp(de.Name()) || !strings.HasPrefix(de.Name(), journalPrefix) {
+			continue // being written, or not the journal's
 		}
 		info, err := de.Info()
 		if err != nil {
@@ -177,12 +177,22 @@ func TestRestartReportsRunningCommandFailed(t *testing.T) {
 	e.sender.waitReport(t, 220, protocol.StatusInProgress)
 	// stderr is written after the stdout lines have been flushed.
 	e.waitFile("data/errors-220.txt", "partial")
+	// The script's identity is journaled as soon as it runs.
+	proc := e.waitJournal("the running script", func(j map[int]journalRecord) bool { return j[220].Process != nil })[220].Process
 	e.halt()
 	if j := e.journaled(); statusOf(j[220]) != protocol.StatusInProgress || statusOf(j[221]) != protocol.StatusCompleted {
 		t.Fatalf("journal after the stop: %v", j)
 	}
+	if ok, why := proc.Same(); !ok || proc.PGID != proc.PID {
+		t.Fatalf("journaled script %+v: %s", proc, why)
+	}
 
+	// The script still runs: the next agent process stops it before it
+	// reports anything.
 	e2 := newEnv(t, e.root, nil).start()
+	if ok, _ := proc.Same(); ok {
+		t.Fatal("the command left running was not stopped at start")
+	}
 	if n := len(e2.sender.messages()); n != 0 {
 		t.Fatalf("%d messages before registration", n)
 	}
@@ -192,7 +202,7 @@ func TestRestartReportsRunningCommandFailed(t *testing.T) {
 		t.Fatalf("after the restart the server got %s", got)
 	}
 	failed := all[1]
-	if !strings.HasSuffix(failed["stderr"].(string), "partial\n\n"+RestartedMessage) {
+	if !strings.HasSuffix(failed["stderr"].(string), "partial\n\n"+ReapedMessage) {
 		t.Errorf("stderr = %q, want the output tail and the restart message", failed["stderr"])
 	}
 	if !strings.HasSuffix(failed["stdout"].(string), "line 3") || num(failed["exitCode"]) != "1" {
@@ -276,6 +286,9 @@ func TestJournalLoadSkipsDamage(t *testing.T) {
 	if r["actionId"] != "1-2" || r["stdout"] != "ok" {
 		t.Errorf("reloaded report = %v", r)
 	}
+	// The file goes once the acknowledgement is applied, just after the
+	// send.
+	e.waitJournal("the acknowledged report dropped", func(j map[int]journalRecord) bool { return len(j) == 0 })
 	ents, _ := os.ReadDir(dir)
 	for _, de := range ents {
 		t.Errorf("left in the journal: %s", de.Name())
@@ -316,7 +329,7 @@ func TestRestartReportsQueuedCommandFailed(t *testing.T) {
 	if r := byTask[241]; r == nil || r["status"] != protocol.StatusFailed || !strings.Contains(r["stderr"].(string), NotRunMessage) {
 		t.Fatalf("queued task after the restart: %v", r)
 	}
-	if r := byTask[240]; r == nil || !strings.Contains(r["stderr"].(string), RestartedMessage) {
+	if r := byTask[240]; r == nil || !strings.Contains(r["stderr"].(string), ReapedMessage) {
 		t.Fatalf("running task after the restart: %v", r)
 	}
 	if _, ok := byTask[242]; ok {

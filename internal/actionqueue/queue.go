@@ -10,6 +10,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/ambari-go/ambari-agent/internal/orchestrator"
 	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
@@ -63,15 +64,22 @@ func New(cfg Config) (*Queue, error) {
 		wake:           make(chan struct{}, 1),
 		wakeBackground: make(chan struct{}, 1),
 	}
-	st, err := newStatusStore(storeConfig{
+	sc := storeConfig{
 		prefix:        cfg.Prefix,
 		maxEntries:    cfg.MaxStoredReports,
 		logMaxSymbols: cfg.LogMaxSymbols,
 		interval:      cfg.ReportInterval,
 		sender:        cfg.Sender,
 		log:           cfg.Log,
+		onWriteError:  cfg.OnWriteError,
 		liveness:      cfg.JournalLiveness,
-	})
+		journalRetry:  cfg.journalRetry,
+		journalGiveUp: cfg.journalGiveUp,
+	}
+	if r, ok := cfg.Runner.(OrphanReaper); ok {
+		sc.reap = r.ReapOrphan
+	}
+	st, err := newStatusStore(sc)
 	if err != nil {
 		return nil, err
 	}
@@ -95,12 +103,20 @@ func (q *Queue) Run(ctx context.Context) error {
 	return nil
 }
 
-// Intake takes the body of a /user/commands push (protocol spec 5.1). It
-// applies all cancels of the message, then queues all its commands, under
-// one lock, and returns; nothing runs on the caller's goroutine. An error
-// (malformed body, full queue) leaves the queue untouched and is
-// acknowledged as ERROR so that the server sends the message again.
-func (q *Queue) Intake(body []byte) error {
+// Intake takes the body of a /user/commands push (docs/protocol.md §5.1); see
+// IntakeMessage.
+func (q *Queue) Intake(body []byte) error { return q.IntakeMessage("", body) }
+
+// IntakeMessage takes the body of the /user/commands push messageID. It
+// applies all cancels of the message, then queues all its valid commands,
+// under one lock, and returns; nothing runs on the caller's goroutine. An
+// entry that cannot run gets a FAILED report when it names its task, and a
+// log line with the message id otherwise; the message is still accepted,
+// so that the server does not send again a message whose valid part
+// already runs. An error (a body that is not a commands message, a full
+// queue) leaves the queue untouched and is acknowledged as ERROR so that
+// the server sends the message again.
+func (q *Queue) IntakeMessage(messageID string, body []byte) error {
 	if q.cfg.IntakeLiveness != nil {
 		defer q.cfg.IntakeLiveness.Begin()()
 	}
@@ -112,7 +128,9 @@ func (q *Queue) Intake(body []byte) error {
 	for _, raw := range ev.commands {
 		c, err := newCommand(raw)
 		if err != nil {
-			q.log.WithError(err).Error("Dropping a command that cannot be run")
+			// checkEntry let it through, so this cannot happen; the
+			// entry is still not lost silently.
+			ev.rejected = append(ev.rejected, rejectedEntry{err: err})
 			continue
 		}
 		cmds = append(cmds, c)
@@ -133,6 +151,9 @@ func (q *Queue) Intake(body []byte) error {
 	q.putLocked(cmds)
 	q.mu.Unlock()
 	q.nudge()
+	for _, r := range ev.rejected {
+		q.reject(messageID, r)
+	}
 	return nil
 }
 
@@ -142,6 +163,52 @@ func (q *Queue) PendingReports() int {
 	q.store.mu.Lock()
 	defer q.store.mu.Unlock()
 	return q.store.dirty
+}
+
+// rejectedExitCode is the exit code of the FAILED report of a command the
+// agent refused to run.
+const rejectedExitCode = 1
+
+// reject reports an entry of a commands message that cannot run: FAILED
+// with the reason when it has a task id, so the server's task does not
+// wait for its timeout; a log line with the message id otherwise.
+func (q *Queue) reject(messageID string, r rejectedEntry) {
+	log := q.log.WithFields(logrus.Fields{"messageId": messageID, "clusterId": r.clusterID})
+	var c *command
+	if r.raw != nil {
+		c, _ = newCommand(r.raw)
+	}
+	if c == nil {
+		if t, ok := r.raw["commandType"].(string); ok {
+			log = log.WithField("commandType", t)
+		}
+		log.WithError(r.err).Errorf("Dropping an entry of commands message %q that has no task id to report on", messageID)
+		return
+	}
+	if c.clusterID == nullValue && r.clusterID != "" {
+		c.clusterID = r.clusterID
+	}
+	log = log.WithField("taskId", c.taskID).WithError(r.err)
+	q.mu.Lock()
+	busy := q.running[c.taskID] != nil || q.queuedLocked(c.taskID)
+	q.mu.Unlock()
+	if busy {
+		// A FAILED report would stand for the valid command of the task.
+		log.Error("Dropping an entry that cannot be run and names a task that is queued or running")
+		return
+	}
+	log.Error("Refusing a command that cannot be run; reporting it FAILED")
+	report := template(c)
+	report.Status = protocol.StatusFailed
+	report.ExitCode = ptr(rejectedExitCode)
+	// Both texts carry the reason, as for the orchestrator's own refusals.
+	msg := "The agent refused the command: " + r.err.Error()
+	report.Stdout, report.Stderr = ptr(msg), ptr(msg)
+	report.StructuredOut = ptr("{}")
+	if cc, ok := commandParams(c.raw)["custom_command"].(string); ok {
+		report.CustomCommand = cc
+	}
+	q.store.put(c, orchestrator.TaskFiles{}, report)
 }
 
 // Registered is called after every registration: the reports waiting for
@@ -156,7 +223,7 @@ func (q *Queue) ExecutionCommandActive() bool {
 	return len(q.main) > 0 || q.active > 0
 }
 
-// putLocked queues commands by type; others are dropped (agent spec 5.1).
+// putLocked queues commands by type; others are dropped (docs/behaviour.md §5.1).
 func (q *Queue) putLocked(cmds []*command) {
 	for _, c := range cmds {
 		log := q.log.WithFields(logrus.Fields{"taskId": c.taskID, "role": c.role, "serviceName": c.serviceName, "clusterId": c.clusterID})
@@ -168,6 +235,7 @@ func (q *Queue) putLocked(cmds []*command) {
 			log.Infof("Adding %s to the queue", c.typ)
 			q.main = append(q.main, c)
 		default:
+			// checkEntry refused the type already.
 			log.Errorf("Unrecognized command type %q, dropped", c.typ)
 		}
 	}
@@ -184,7 +252,7 @@ func (q *Queue) nudge() {
 	}
 }
 
-// cancelLocked applies one cancel (agent spec 5.8): queued copies of the
+// cancelLocked applies one cancel (docs/behaviour.md §5.8): queued copies of the
 // task are dropped without a report, a running one is killed. A cancel for
 // a task that is neither queued nor running is forgotten: the server sends
 // a rescheduled command again.
@@ -236,7 +304,7 @@ func (q *Queue) queuedLocked(taskID int64) bool {
 	return false
 }
 
-// dispatch is the ActionQueue thread (agent spec 5.2): it takes commands
+// dispatch is the ActionQueue thread (docs/behaviour.md §5.2): it takes commands
 // off the main queue and runs them, and asks the recovery manager for work
 // while idle.
 func (q *Queue) dispatch(ctx context.Context) {
@@ -265,7 +333,7 @@ func (q *Queue) dispatch(ctx context.Context) {
 }
 
 // injectRecovery queues the recovery manager's commands when the queue is
-// idle (agent spec 5.2 step 2).
+// idle (docs/behaviour.md §5.2).
 func (q *Queue) injectRecovery() {
 	if q.cfg.Recovery == nil {
 		return

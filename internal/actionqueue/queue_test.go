@@ -1,8 +1,11 @@
 package actionqueue
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"sort"
 	"strconv"
@@ -89,7 +92,9 @@ func TestIntakeAppliesCancelsBeforeCommands(t *testing.T) {
 
 func TestIntakeRejectsMalformedAndFullQueue(t *testing.T) {
 	e := newEnv(t, "", func(c *Config) { c.MaxQueued = 2 })
-	for _, body := range []string{`not json`, `{"clusters":[1]}`, `{"clusters":{"2":{"commands":[1]}}}`} {
+	// Messages that are not commands messages at all are refused whole.
+	for _, body := range []string{`not json`, `[1,2]`, `"x"`, `{"clusters":[1]}`, `{"clusters":{"2":{"commands":{"a":1}}}}`,
+		`{"clusters":{"2":{"commands":"x"}}}`} {
 		if err := e.q.Intake([]byte(body)); err == nil {
 			t.Errorf("Intake(%s) = nil, want an error", body)
 		}
@@ -123,6 +128,84 @@ func TestIntakeRejectsMalformedAndFullQueue(t *testing.T) {
 	if first.raw["requiredConfigTimestamp"].(interface{ String() string }).String() != "1700000000000" {
 		t.Errorf("requiredConfigTimestamp not copied into the command: %v", first.raw["requiredConfigTimestamp"])
 	}
+}
+
+// One bad entry never costs the valid ones: every valid entry of a
+// message runs, an entry that names its task is reported FAILED with the
+// reason, one that does not is logged with the message id, and the message
+// is accepted.
+func TestIntakeRejectsEntriesOneByOne(t *testing.T) {
+	e := newEnv(t, "", nil).start()
+	unknown := cmd(31, "2", nil)
+	unknown["commandType"] = "DANCE_COMMAND"
+	status := cmd(32, "2", nil)
+	status["commandType"] = protocol.StatusCommand
+	badParams := cmd(33, "2", nil)
+	badParams["commandParams"] = "not an object"
+	noType := cmd(34, "2", nil)
+	delete(noType, "commandType")
+	noID := cmd(0, "2", nil)
+	noID["taskId"] = "seven"
+	// A bad entry naming the task of a valid one must not report it FAILED.
+	dup := cmd(30, "2", nil)
+	dup["commandType"] = "DANCE_COMMAND"
+	body := message(clusterMsg{id: "2", commands: []map[string]any{cmd(30, "2", nil), unknown, status, badParams, noType, noID, dup}})
+	// A non-object entry, spliced in before the last valid one.
+	body = bytes.Replace(body, []byte(`"commands":[`), []byte(`"commands":[42,"text",null,`), 1)
+	body = bytes.Replace(body, []byte(`]}}}`), []byte(`,`+string(mustJSON(t, cmd(35, "2", nil)))+`]}}}`), 1)
+	if err := e.q.IntakeMessage("77", body); err != nil {
+		t.Fatalf("IntakeMessage = %v, want the message accepted", err)
+	}
+	for _, id := range []int{30, 35} {
+		e.sender.waitReport(t, id, protocol.StatusCompleted)
+	}
+	want := map[int]string{
+		31: `unknown command type "DANCE_COMMAND"`,
+		32: "command type STATUS_COMMAND is not run when pushed",
+		33: "commandParams is a string, not an object",
+		34: "command has no commandType",
+	}
+	for id, text := range want {
+		r := e.sender.waitReport(t, id, protocol.StatusFailed)
+		if stderr, _ := r["stderr"].(string); !strings.Contains(stderr, text) {
+			t.Errorf("task %d: stderr %q lacks %q", id, stderr, text)
+		}
+		if fmt.Sprint(r["exitCode"]) != "1" || r["clusterId"] != "2" || r["role"] != "QTEST_SERVER" {
+			t.Errorf("task %d: report %v", id, r)
+		}
+	}
+	for _, r := range reportsOf(e.sender.all(), 30) {
+		if r["status"] == protocol.StatusFailed {
+			t.Errorf("task 30 reported FAILED for a bad entry naming it: %v", r)
+		}
+	}
+	for id := range want {
+		for _, r := range reportsOf(e.sender.all(), id) {
+			if r["status"] != protocol.StatusFailed {
+				t.Errorf("refused task %d was reported %v: it started", id, r["status"])
+			}
+		}
+	}
+	// The four entries without a usable task id are logged with the
+	// message id.
+	var dropped int
+	for _, en := range e.hook.AllEntries() {
+		if strings.Contains(en.Message, "has no task id") && en.Data["messageId"] == "77" {
+			dropped++
+		}
+	}
+	if dropped != 4 {
+		t.Errorf("%d entries logged as dropped with the message id, want 4", dropped)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // Parallel mode runs retry-enabled commands at the same time, never more
@@ -270,7 +353,7 @@ func TestRetriesWithGrowingDelays(t *testing.T) {
 	}
 }
 
-// The spec's example: a 10 s budget and attempts that take 1 s each give
+// The example of docs/behaviour.md §5.3: a 10 s budget and attempts that take 1 s each give
 // waits of 2, 4 and 1 s and four tries.
 func TestRetryArithmeticSpecExample(t *testing.T) {
 	vc := &virtualClock{base: time.Unix(1700000000, 0)}

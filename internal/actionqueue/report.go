@@ -10,8 +10,8 @@ import (
 	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
-// template is the part every report of a command carries (agent spec 5.3
-// step 1).
+// template is the part every report of a command carries (docs/protocol.md §6.1,
+// docs/behaviour.md §5.3).
 func template(c *command) protocol.CommandReport {
 	return protocol.CommandReport{
 		Role:        c.role,
@@ -24,7 +24,7 @@ func template(c *command) protocol.CommandReport {
 }
 
 // formA is the IN_PROGRESS report sent when a command starts: the three
-// file paths (protocol spec 6.1 form A).
+// file paths (docs/protocol.md §6.1 form A).
 func formA(c *command, f orchestrator.TaskFiles) protocol.CommandReport {
 	r := template(c)
 	r.TmpOut = f.Out

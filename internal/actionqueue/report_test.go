@@ -27,7 +27,7 @@ func num(v any) string {
 	return fmt.Sprintf("<%T %v>", v, v)
 }
 
-// The three report forms carry exactly the fields of protocol spec 6.1.
+// The three report forms carry exactly the fields of docs/protocol.md §6.1.
 func TestReportFormsExactFields(t *testing.T) {
 	e := newEnv(t, "", func(c *Config) { c.ReportInterval = 100 * time.Millisecond }).start()
 	c := cmd(100, clusterID, map[string]string{"stdout_lines": "25", "stderr_text": "warn1\nwarn2\n",

@@ -11,6 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ambari-go/ambari-agent/internal/orchestrator"
+	"github.com/ambari-go/ambari-agent/internal/procinfo"
 	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
@@ -18,6 +19,9 @@ import (
 // when the agent stopped.
 const (
 	RestartedMessage = "The agent restarted while the command was running; its outcome is unknown."
+	// ReapedMessage is the report of a command that was still running
+	// when the agent started again, and was stopped then.
+	ReapedMessage = "The agent restarted while the command was running; the command was still running and was stopped."
 	// NotRunMessage is the report of a command that was still queued.
 	NotRunMessage     = "The agent restarted before the command ran; it was not run."
 	restartedExitCode = 1
@@ -35,6 +39,15 @@ const (
 	retryInterval = 5 * time.Second
 	// stopFlushTimeout bounds the last send when the agent stops.
 	stopFlushTimeout = 3 * time.Second
+	// A report that could not be journaled (disk full, say) is kept in
+	// memory, as every report is until acknowledged, and its journal
+	// write is tried again every journalRetryInterval, for up to
+	// journalRetryFor: once the disk has room again, a crash no longer
+	// loses it. After that the agent gives up on the file with an error
+	// in the log; the report still reaches the server if the agent lives
+	// until then. What is kept is bounded by MaxStoredReports.
+	journalRetryInterval = 10 * time.Second
+	journalRetryFor      = time.Hour
 )
 
 type storeConfig struct {
@@ -46,6 +59,14 @@ type storeConfig struct {
 	log           *logrus.Entry
 	// maxSize is MaxReportSize; smaller in tests.
 	maxSize int
+	// reap stops a command an earlier agent process left running; nil:
+	// none is stopped.
+	reap func(procinfo.Identity) bool
+	// onWriteError hears of every failed journal write; may be nil.
+	onWriteError func(error)
+	// journalRetry and journalGiveUp are journalRetryInterval and
+	// journalRetryFor; smaller in tests.
+	journalRetry, journalGiveUp time.Duration
 	// liveness: Config.JournalLiveness.
 	liveness Liveness
 }
@@ -60,6 +81,8 @@ type entry struct {
 	// tmpl carries the template fields for periodic reports.
 	tmpl                            protocol.CommandReport
 	outFile, errFile, structuredOut string
+	// custom is commandParams.custom_command, journaled with the report.
+	custom string
 	// seq is the store-wide sequence number of the latest state; acked is
 	// the seq the server last acknowledged (0: none).
 	seq, acked uint64
@@ -77,7 +100,7 @@ func periodicType(t string) bool {
 // statusStore is the command-status store and its reporter: it keeps each
 // task's latest report until the server acknowledged the final one, and
 // sends reports immediately on every change and periodically while
-// commands run (agent spec 5.6).
+// commands run (docs/behaviour.md §5.6).
 type statusStore struct {
 	cfg     storeConfig
 	log     *logrus.Entry
@@ -100,6 +123,16 @@ type statusStore struct {
 	// registration. One token each, so senders never block.
 	kick, reg chan struct{}
 
+	// Guarded by persistMu. procs holds the running script of each
+	// IN_PROGRESS task, journaled with it. unsaved holds the latest
+	// record of each task whose journal write failed, for retries;
+	// retryTimer is armed while it is not empty, stopped is set once the
+	// store stops.
+	procs      map[int64]procinfo.Identity
+	unsaved    map[int64]*unsavedRecord
+	retryTimer *time.Timer
+	stopped    bool
+
 	// Owned by the reporter goroutine.
 	down    bool // the last send failed: wait for a registration
 	scratch []item
@@ -109,12 +142,20 @@ func newStatusStore(cfg storeConfig) (*statusStore, error) {
 	if cfg.maxSize <= 0 {
 		cfg.maxSize = MaxReportSize
 	}
+	if cfg.journalRetry <= 0 {
+		cfg.journalRetry = journalRetryInterval
+	}
+	if cfg.journalGiveUp <= 0 {
+		cfg.journalGiveUp = journalRetryFor
+	}
 	s := &statusStore{
 		cfg:     cfg,
 		log:     cfg.log,
 		entries: make(map[int64]*entry),
 		kick:    make(chan struct{}, 1),
 		reg:     make(chan struct{}, 1),
+		procs:   make(map[int64]procinfo.Identity),
+		unsaved: make(map[int64]*unsavedRecord),
 	}
 	if cfg.prefix != "" {
 		j, err := openJournal(cfg.prefix)
@@ -150,9 +191,8 @@ func (s *statusStore) put(c *command, files orchestrator.TaskFiles, r protocol.C
 		final:         r.Status != protocol.StatusInProgress,
 		body:          body,
 	}
-	var custom string
 	if cc, ok := commandParams(c.raw)["custom_command"].(string); ok {
-		custom = cc
+		e.custom = cc
 	}
 	s.persistMu.Lock()
 	s.mu.Lock()
@@ -162,18 +202,13 @@ func (s *statusStore) put(c *command, files orchestrator.TaskFiles, r protocol.C
 	// Recovery commands are the agent's own: the server knows no such
 	// task, and the recovery manager re-decides after a restart.
 	if s.journal != nil && c.typ != protocol.AutoExecutionCommand {
-		err := s.journal.write(c.taskID, &journalRecord{
-			Seq:               e.seq,
-			CommandType:       c.typ,
-			OutFile:           files.Out,
-			ErrFile:           files.Err,
-			StructuredOutFile: files.StructuredOut,
-			CustomCommand:     custom,
-			Report:            body,
-		})
-		if err != nil {
-			s.log.WithError(err).Error("Cannot journal command report; it is kept in memory only")
+		var proc *procinfo.Identity
+		if e.final {
+			delete(s.procs, c.taskID)
+		} else if id, ok := s.procs[c.taskID]; ok {
+			proc = &id
 		}
+		s.writeJournal(c.taskID, recordOf(e, proc))
 	}
 	s.mu.Lock()
 	s.setLocked(e)
@@ -215,8 +250,132 @@ func (s *statusStore) queued(cmds []*command) {
 		}
 		if err := s.journal.write(c.taskID, &journalRecord{CommandType: c.typ, CustomCommand: custom, Report: body, Queued: true}); err != nil {
 			s.log.WithError(err).WithField("taskId", c.taskID).Error("Cannot journal a queued command; an agent restart would lose it")
+			if s.cfg.onWriteError != nil {
+				s.cfg.onWriteError(err)
+			}
 		}
 	}
+}
+
+// processStarted journals the script a running task has just started,
+// so that the next agent process can stop it if the agent dies meanwhile.
+func (s *statusStore) processStarted(c *command, pid int) {
+	if s.journal == nil || c.typ == protocol.AutoExecutionCommand {
+		return
+	}
+	id, err := procinfo.Identify(pid)
+	if err != nil {
+		return // already over: nothing to stop later
+	}
+	s.persistMu.Lock()
+	defer s.persistMu.Unlock()
+	s.mu.Lock()
+	e := s.entries[c.taskID]
+	s.mu.Unlock()
+	if e == nil || e.final {
+		return
+	}
+	s.procs[c.taskID] = id
+	s.writeJournal(c.taskID, recordOf(e, &id))
+}
+
+// recordOf is the journal record of an entry's state.
+func recordOf(e *entry, proc *procinfo.Identity) *journalRecord {
+	return &journalRecord{
+		Seq:               e.seq,
+		CommandType:       e.typ,
+		OutFile:           e.outFile,
+		ErrFile:           e.errFile,
+		StructuredOutFile: e.structuredOut,
+		CustomCommand:     e.custom,
+		Report:            e.body,
+		Process:           proc,
+	}
+}
+
+// unsavedRecord is a task's latest record whose journal write failed.
+type unsavedRecord struct {
+	rec *journalRecord
+	// since is the first failure: retries end journalRetryFor after it.
+	since time.Time
+}
+
+// writeJournal writes a task's record; persistMu must be held. A failed
+// write is reported and kept for retries.
+func (s *statusStore) writeJournal(taskID int64, rec *journalRecord) {
+	err := s.journal.write(taskID, rec)
+	if err == nil {
+		if _, was := s.unsaved[taskID]; was {
+			delete(s.unsaved, taskID)
+			s.log.WithField("taskId", taskID).Info("Command report journaled after earlier failures")
+		}
+		return
+	}
+	if s.cfg.onWriteError != nil {
+		s.cfg.onWriteError(err)
+	}
+	u := s.unsaved[taskID]
+	if u == nil {
+		u = &unsavedRecord{since: time.Now()}
+		s.unsaved[taskID] = u
+		s.log.WithError(err).WithField("taskId", taskID).
+			Errorf("Cannot journal command report; it is kept in memory and the write is retried every %s for up to %s", s.cfg.journalRetry, s.cfg.journalGiveUp)
+	}
+	u.rec = rec
+	s.armRetryLocked()
+}
+
+// armRetryLocked schedules a retry of the unsaved records; persistMu must
+// be held.
+func (s *statusStore) armRetryLocked() {
+	if s.stopped || len(s.unsaved) == 0 || s.retryTimer != nil {
+		return
+	}
+	s.retryTimer = time.AfterFunc(s.cfg.journalRetry, s.retryUnsaved)
+}
+
+// retryUnsaved writes the unsaved records again. A task whose report the
+// server acknowledged, or that was dropped, needs no file any more.
+func (s *statusStore) retryUnsaved() {
+	s.persistMu.Lock()
+	defer s.persistMu.Unlock()
+	s.retryTimer = nil
+	for id, u := range s.unsaved {
+		s.mu.Lock()
+		e := s.entries[id]
+		s.mu.Unlock()
+		if e == nil || e.seq != u.rec.Seq {
+			// Acknowledged or dropped: the file is not needed any more.
+			delete(s.unsaved, id)
+			continue
+		}
+		if time.Since(u.since) > s.cfg.journalGiveUp {
+			delete(s.unsaved, id)
+			s.log.WithField("taskId", id).
+				Errorf("Giving up journaling the command report after %s; it stays in memory until the server acknowledges it, and an agent crash before that loses it", s.cfg.journalGiveUp)
+			continue
+		}
+		s.writeJournal(id, u.rec)
+	}
+	s.armRetryLocked()
+}
+
+// stopRetries ends the journal retries when the store stops, after one
+// last try.
+func (s *statusStore) stopRetries() {
+	s.persistMu.Lock()
+	pending := len(s.unsaved) > 0
+	s.persistMu.Unlock()
+	if pending {
+		s.retryUnsaved()
+	}
+	s.persistMu.Lock()
+	s.stopped = true
+	if s.retryTimer != nil {
+		s.retryTimer.Stop()
+		s.retryTimer = nil
+	}
+	s.persistMu.Unlock()
 }
 
 // unqueued forgets the journal record of a queued task that will not run
@@ -294,6 +453,8 @@ func (s *statusStore) removeFiles(ids []int64) {
 		return
 	}
 	for _, id := range ids {
+		delete(s.unsaved, id)
+		delete(s.procs, id)
 		if err := s.journal.remove(id); err != nil {
 			s.log.WithError(err).Warn("Cannot drop journaled command report")
 		}
@@ -350,10 +511,12 @@ func (s *statusStore) recover() {
 		e := &entry{
 			taskID: r.TaskID, typ: c.typ, clusterKey: key, tmpl: template(c),
 			outFile: lr.rec.OutFile, errFile: lr.rec.ErrFile, structuredOut: lr.rec.StructuredOutFile,
-			seq: lr.rec.Seq, final: r.Status != protocol.StatusInProgress && !lr.rec.Queued, body: lr.rec.Report,
+			custom: lr.rec.CustomCommand,
+			seq:    lr.rec.Seq, final: r.Status != protocol.StatusInProgress && !lr.rec.Queued, body: lr.rec.Report,
 		}
 		s.setLocked(e)
 	}
+	reaped := s.reapOrphans(recs)
 	// The FAILED reports get sequence numbers after everything loaded, so
 	// they go out after the reports produced before the restart.
 	for _, lr := range recs {
@@ -362,10 +525,14 @@ func (s *statusStore) recover() {
 			continue
 		}
 		msg := RestartedMessage
-		if lr.rec.Queued {
+		switch {
+		case lr.rec.Queued:
 			msg = NotRunMessage
 			s.log.WithField("taskId", e.taskID).Warn("Command was still queued when the agent stopped; reporting it FAILED")
-		} else {
+		case reaped[e.taskID]:
+			msg = ReapedMessage
+			s.log.WithField("taskId", e.taskID).Warn("Command was still running after the agent restarted and has been stopped; reporting it FAILED")
+		default:
 			s.log.WithField("taskId", e.taskID).Warn("Command was running when the agent stopped; reporting it FAILED")
 		}
 		r := restartedReport(e, lr.rec.CustomCommand, msg, s.cfg.logMaxSymbols)
@@ -375,14 +542,45 @@ func (s *statusStore) recover() {
 		}
 		s.seq++
 		rec := lr.rec
-		rec.Seq, rec.Report = s.seq, body
-		if err := s.journal.write(e.taskID, &rec); err != nil {
-			s.log.WithError(err).Error("Cannot journal command report; it is kept in memory only")
-		}
+		rec.Seq, rec.Report, rec.Process = s.seq, body, nil
 		ne := *e
 		ne.seq, ne.acked, ne.final, ne.body = s.seq, 0, true, body
 		s.setLocked(&ne)
+		s.writeJournal(e.taskID, &rec)
 	}
+}
+
+// reapOrphans stops the commands that the journal says were running and
+// that still run, all at once (each kill may wait out its grace period),
+// and returns their task ids. It runs before any report is sent, so the
+// server never hears FAILED while the command still runs.
+func (s *statusStore) reapOrphans(recs []loadedRecord) map[int64]bool {
+	if s.cfg.reap == nil {
+		return nil
+	}
+	var (
+		mu     sync.Mutex
+		wg     sync.WaitGroup
+		reaped = map[int64]bool{}
+	)
+	for _, lr := range recs {
+		e := s.entries[lr.taskID]
+		if e == nil || e.final || lr.rec.Queued || lr.rec.Process == nil {
+			continue
+		}
+		id := *lr.rec.Process
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if s.cfg.reap(id) {
+				mu.Lock()
+				reaped[lr.taskID] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return reaped
 }
 
 // restartedReport is the FAILED report of a command the agent lost track
@@ -452,6 +650,7 @@ func (s *statusStore) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			s.stopRetries()
 			s.flushOnStop()
 			return
 		case <-s.reg:
@@ -504,7 +703,7 @@ func (s *statusStore) flushOnStop() {
 // sendPending sends the reports whose latest state the server has not
 // acknowledged (the immediate sends) and, for a periodic cycle, the current
 // state of every running task and every unacknowledged final report.
-// Recovery commands never appear in periodic reports (agent spec 5.6).
+// Recovery commands never appear in periodic reports (docs/behaviour.md §5.6).
 func (s *statusStore) sendPending(ctx context.Context, periodic bool) {
 	if s.cfg.sender == nil {
 		return

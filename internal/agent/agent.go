@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -10,6 +11,7 @@ import (
 	"github.com/ambari-go/ambari-agent/internal/alerts"
 	"github.com/ambari-go/ambari-agent/internal/cache"
 	"github.com/ambari-go/ambari-agent/internal/config"
+	"github.com/ambari-go/ambari-agent/internal/diskhealth"
 	"github.com/ambari-go/ambari-agent/internal/heartbeat"
 	"github.com/ambari-go/ambari-agent/internal/hostinfo"
 	"github.com/ambari-go/ambari-agent/internal/logging"
@@ -43,9 +45,18 @@ type Agent struct {
 	key      encryptionKey
 	work     *workers
 	alerts   *alerts.Manager
-	health   *health
+	// disk is the degraded state: a write in the data dir failed.
+	disk *diskhealth.Monitor
+	// health is the liveness model and what shows it (systemd, status, HTTP).
+	health *health
 
 	linkLog, secLog *logrus.Entry
+	// pinner pins the server's certificate key (server_cert_pinning=tofu);
+	// nil when pinning is off.
+	pinner *security.Pinner
+	// connectedTo is the server of the latest connection: the one whose
+	// key is pinned when its registration succeeds.
+	connectedTo atomic.Value
 }
 
 // Options are what the daemon has already set up before building the
@@ -71,6 +82,8 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	}
 	a.group.log = a.log
 	a.linkLog, a.secLog = newLinkLoggers(logger)
+	a.setUpServerIdentity()
+	a.disk = &diskhealth.Monitor{Dir: cfg.Agent.Prefix, Log: logging.Component(logger, "disk")}
 
 	a.caches = cache.Open(cache.Dir(cfg.Agent.CacheDir), logging.Component(logger, "cache"))
 	a.hostinfo = newHostInfo(cfg, logger, func() map[string]string {
@@ -79,7 +92,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	// Resolved once for the process lifetime, like the Python agent; the
 	// hostname script is bounded by a timeout.
 	a.hostname = a.hostinfo.Hostname(context.Background())
-	a.log.Infof("This host registers as %s", a.hostname)
+	a.log.Infof("This host registers as %s, agent version %s", a.hostname, a.agentVersion())
 	var err error
 	if a.health, err = a.newHealth(); err != nil {
 		return nil, err
@@ -94,7 +107,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		Connect:       a.connect,
 		Registration:  a.registration,
 		Caches:        a.caches,
-		Commands:      func(body []byte) error { return a.work.queue.Intake(body) },
+		Commands:      func(id string, body []byte) error { return a.work.queue.IntakeMessage(id, body) },
 		Restart:       a.RequestRestart,
 		EncryptionKey: a.key.set,
 		OnRegistered:  a.onRegistered,
@@ -126,6 +139,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	a.group.add("component versions", work.versions)
 	a.group.add("host status", work.host)
 	a.group.add("alerts", a.alerts)
+	a.group.add("disk health", a.disk)
 
 	if cfg.Agent.DataCleanupInterval > 0 {
 		a.group.add("data cleaner", &DataCleaner{
@@ -144,8 +158,19 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	return a, nil
 }
 
+// Degraded reports whether a write in the data dir failed and has not
+// been shown to work since, with the last error: the agent runs, but
+// commands and reports may be lost.
+func (a *Agent) Degraded() (degraded bool, reason string) {
+	d, r, _ := a.disk.Degraded()
+	return d, r
+}
+
 // onRegistered runs after every registration; it must not block.
-func (a *Agent) onRegistered() { a.work.registered() }
+func (a *Agent) onRegistered() {
+	a.pinServerKey()
+	a.work.registered()
+}
 
 // newHostInfo builds the host facts collector from the configuration.
 func newHostInfo(cfg *config.Config, logger *logrus.Logger, agentConfig func() map[string]string) *hostinfo.HostInfo {

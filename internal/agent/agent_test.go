@@ -126,31 +126,3 @@ func TestRestartDelayGrowsAndIsCapped(t *testing.T) {
 		t.Fatalf("delays %v", got)
 	}
 }
-
-func TestPidFile(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "run", "ambari-agent.pid")
-	if err := WritePidFile(p); err != nil {
-		t.Fatal(err)
-	}
-	if pid, err := ReadPid(p); err != nil || pid != os.Getpid() {
-		t.Fatalf("ReadPid = %d, %v", pid, err)
-	}
-	// Re-executed after a self-restart: same pid, accepted.
-	if err := WritePidFile(p); err != nil {
-		t.Fatal(err)
-	}
-	// A live other process: refused.
-	os.WriteFile(p, []byte(fmt.Sprint(os.Getppid())), 0o644)
-	if err := WritePidFile(p); err == nil {
-		t.Fatal("overwrote a live agent's pid file")
-	}
-	// Stale: replaced.
-	os.WriteFile(p, []byte("4194305"), 0o644)
-	if err := WritePidFile(p); err != nil {
-		t.Fatal(err)
-	}
-	RemovePidFile(p)
-	if _, err := os.Stat(p); !os.IsNotExist(err) {
-		t.Fatal("pid file not removed")
-	}
-}

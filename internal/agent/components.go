@@ -88,7 +88,8 @@ func (a *Agent) buildWorkers(logger *logrus.Logger) (*workers, error) {
 		ComponentCommandStarted: func(clusterID, serviceName, component string) {
 			w.status.CommandStarted(clusterID, serviceName, component)
 		},
-		Log: logging.Component(logger, "orchestrator"),
+		OnWriteError: a.disk.WriteFailed,
+		Log:          logging.Component(logger, "orchestrator"),
 	})
 	if err != nil {
 		return nil, err
@@ -148,6 +149,7 @@ func (a *Agent) buildWorkers(logger *logrus.Logger) (*workers, error) {
 		LogMaxSymbols:     cfg.Heartbeat.LogMaxSymbolsSize,
 		Recovery:          w.recovery,
 		StatusCheck:       w.status.CommandFinished,
+		OnWriteError:      a.disk.WriteFailed,
 		Log:               logging.Component(logger, "action_queue"),
 	})
 	if err != nil {

@@ -67,11 +67,11 @@ func (c *Control) locations() {
 	c.printf("Agent log at: %s", c.Config.LogFile())
 }
 
-// Status prints whether the agent runs: 0 running, 2 stale pid file, 3 not
-// running.
+// Status prints whether the agent runs: 0 running, 2 stale pid file (no
+// process, or a process that is not the agent), 3 not running.
 func (c *Control) Status() int {
 	pidFile := c.Config.PidFile()
-	pid, err := ReadPid(pidFile)
+	rec, err := ReadPidRecord(pidFile)
 	if errors.Is(err, os.ErrNotExist) {
 		c.printf("ambari-agent currently not running")
 		return ExitNotRunning
@@ -80,9 +80,9 @@ func (c *Control) Status() int {
 		c.printf("ambari-agent not running. Stale PID File at: %s (%v)", pidFile, err)
 		return ExitStale
 	}
-	c.printf("Found ambari-agent PID: %d", pid)
-	if !Alive(pid) {
-		c.printf("ambari-agent not running. Stale PID File at: %s", pidFile)
+	c.printf("Found ambari-agent PID: %d", rec.Pid)
+	if ok, why := rec.Running(); !ok {
+		c.printf("ambari-agent not running. Stale PID File at: %s (%s)", pidFile, why)
 		return ExitStale
 	}
 	c.printf("ambari-agent running.")
@@ -102,17 +102,18 @@ func (c *Control) Start() int {
 	}
 	c.printf("Checking for previously running Ambari Agent...")
 	pidFile := cfg.PidFile()
-	if pid, err := ReadPid(pidFile); err == nil {
-		if Alive(pid) {
+	if rec, err := ReadPidRecord(pidFile); err == nil {
+		ok, why := rec.Running()
+		if ok {
 			c.printf("ERROR: ambari-agent already running")
 			c.printf("Check %s for PID.", pidFile)
 			return ExitStartFail
 		}
-		c.printf("%s found with no process. Removing %d...", pidFile, pid)
-		os.Remove(pidFile)
+		c.printf("%s found with no process of the agent (%s). Removing %d...", pidFile, why, rec.Pid)
+		removeStalePidFile(pidFile)
 	} else if !errors.Is(err, os.ErrNotExist) {
 		c.printf("%v; removing it", err)
-		os.Remove(pidFile)
+		removeStalePidFile(pidFile)
 	}
 	for _, dir := range []string{cfg.Agent.PidDir, cfg.Agent.LogDir} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -225,7 +226,7 @@ func lastLines(path string, n int) string {
 // network and always returns within stopGrace+stopKillWait.
 func (c *Control) Stop() int {
 	pidFile := c.Config.PidFile()
-	pid, err := ReadPid(pidFile)
+	rec, err := ReadPidRecord(pidFile)
 	if errors.Is(err, os.ErrNotExist) {
 		c.printf("ambari-agent is not running. No PID found at %s", pidFile)
 		return ExitOK
@@ -233,28 +234,34 @@ func (c *Control) Stop() int {
 	if err != nil {
 		c.printf("ERROR: %v", err)
 	} else {
-		c.printf("Found ambari-agent PID: %d", pid)
-		if !Alive(pid) {
-			c.printf("ERROR: ambari-agent not running. Stale PID File at: %s", pidFile)
+		c.printf("Found ambari-agent PID: %d", rec.Pid)
+		if ok, why := rec.Running(); !ok {
+			c.printf("ERROR: ambari-agent not running. Stale PID File at: %s (%s); no signal sent", pidFile, why)
 		} else {
 			c.printf("Stopping ambari-agent")
-			if err := stopProcess(pid); err != nil {
-				c.printf("ERROR: could not stop ambari-agent (pid %d): %v", pid, err)
+			if err := stopProcess(rec); err != nil {
+				c.printf("ERROR: could not stop ambari-agent (pid %d): %v", rec.Pid, err)
 				return ExitFailure
 			}
 		}
 	}
 	c.printf("Removing PID file at %s", pidFile)
-	os.Remove(pidFile)
+	removeStalePidFile(pidFile)
 	c.printf("ambari-agent successfully stopped")
 	return ExitOK
 }
 
-func stopProcess(pid int) error {
+// stopProcess stops the agent rec names; it is checked again before the
+// SIGKILL, so a pid reused meanwhile is never signalled.
+func stopProcess(rec PidRecord) error {
+	pid := rec.Pid
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return err
 	}
 	if waitGone(pid, stopGrace) {
+		return nil
+	}
+	if ok, _ := rec.Running(); !ok {
 		return nil
 	}
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
@@ -271,7 +278,7 @@ func stopProcess(pid int) error {
 // certificate. It refuses while the agent runs.
 func (c *Control) Reset(server string) int {
 	cfg := c.Config
-	if pid, err := ReadPid(cfg.PidFile()); err == nil && Alive(pid) {
+	if rec, err := ReadPidRecord(cfg.PidFile()); err == nil && running(rec) {
 		c.printf("ambari-agent is running. You must stop it before using reset.")
 		return ExitFailure
 	}
@@ -292,6 +299,11 @@ func (c *Control) Reset(server string) int {
 	}
 	c.printf("ambari-agent has been reset successfully. Changed Ambari Server hostname to %s and certificates were cleared.", server)
 	return ExitOK
+}
+
+func running(rec PidRecord) bool {
+	ok, _ := rec.Running()
+	return ok
 }
 
 // emptyDir removes everything inside dir, keeping dir itself.

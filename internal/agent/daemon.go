@@ -18,6 +18,7 @@ import (
 	lsyslog "github.com/sirupsen/logrus/hooks/syslog"
 
 	"github.com/ambari-go/ambari-agent/internal/config"
+	"github.com/ambari-go/ambari-agent/internal/diskhealth"
 	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/ambari-go/ambari-agent/internal/version"
 )
@@ -80,6 +81,15 @@ func RunDaemon(cfg *config.Config, opts DaemonOptions) int {
 		if err := os.MkdirAll(d.path, d.mode); err != nil {
 			return fail("cannot create %s: %v", d.path, err)
 		}
+	}
+	if err := ensureTmpDir(cfg.TmpDir()); err != nil {
+		return fail("%v", err)
+	}
+	// A read-only or full directory fails the start here, naming it,
+	// rather than yielding an agent that registers and fails every
+	// command.
+	if err := diskhealth.ProbeAll(writtenDirs(cfg)...); err != nil {
+		return fail("%v", err)
 	}
 
 	// -v or loglevel=DEBUG selects debug. (In the Python agent loglevel
@@ -185,6 +195,11 @@ func RunDaemon(cfg *config.Config, opts DaemonOptions) int {
 	}
 	log.Info("Agent stopped")
 	return ExitOK
+}
+
+// writtenDirs are the directories the agent writes to.
+func writtenDirs(cfg *config.Config) []string {
+	return []string{cfg.Agent.Prefix, cfg.Agent.CacheDir, cfg.Security.KeysDir, cfg.TmpDir(), cfg.Agent.LogDir, cfg.Agent.PidDir}
 }
 
 // signalReady tells a waiting `ambari-agent start` that the daemon holds

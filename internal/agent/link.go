@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -55,8 +54,44 @@ func (a *Agent) connect(ctx context.Context, server string) (heartbeat.Conn, err
 	if err != nil {
 		return nil, err
 	}
+	if a.pinner != nil {
+		tlsCfg = a.pinner.Wrap(tlsCfg, server)
+	}
+	a.connectedTo.Store(server)
 	url := "wss://" + net.JoinHostPort(server, strconv.Itoa(a.cfg.Server.SecuredURLPort)) + stompPath
 	return stompws.Dial(ctx, stompws.Config{URL: url, TLS: tlsCfg, Log: a.linkLog})
+}
+
+// setUpServerIdentity says once at start how far the server's identity is
+// checked, and sets up pinning.
+func (a *Agent) setUpServerIdentity() {
+	sec := a.cfg.Security
+	if sec.ServerCertPinning == "tofu" {
+		a.pinner = security.NewPinner(sec.KeysDir, a.secLog)
+	}
+	if sec.SSLVerifyCert {
+		return
+	}
+	if a.pinner != nil {
+		a.secLog.Warnf("ssl_verify_cert=0: the Ambari server's certificate is not verified; "+
+			"server_cert_pinning=tofu pins its key at the first registration (%s) and refuses another key afterwards", a.pinner.Path())
+		return
+	}
+	a.secLog.Warn("ssl_verify_cert=0: the Ambari server's identity is not checked; whoever can intercept the connection " +
+		"can pose as the server and have commands run on this host. Set ssl_verify_cert=1 (with ca_cert_path) " +
+		"or [security] server_cert_pinning=tofu")
+}
+
+// pinServerKey pins the key of the server the agent just registered with,
+// the first time (server_cert_pinning=tofu).
+func (a *Agent) pinServerKey() {
+	server, _ := a.connectedTo.Load().(string)
+	if a.pinner == nil || server == "" {
+		return
+	}
+	if err := a.pinner.Commit(server); err != nil {
+		a.secLog.WithError(err).Error("Cannot pin the server certificate key; it will be tried again at the next registration")
+	}
 }
 
 // registration builds the /register request: host facts (each probe
@@ -85,15 +120,13 @@ var versionWarning sync.Once
 
 // agentVersion is <prefix>/version, which the package installs and the
 // server compares with its own version. Without it the Python agent cannot
-// register at all; this one registers with its build version and says so.
+// register at all; this one registers with its build version and says
+// plainly that a real server refuses it.
 func (a *Agent) agentVersion() string {
-	b, err := os.ReadFile(a.cfg.VersionFile())
-	if v := strings.TrimSpace(string(b)); err == nil && v != "" {
+	if v, err := version.ReadAmbari(a.cfg.VersionFile()); err == nil {
 		return v
 	}
-	versionWarning.Do(func() {
-		a.log.Warnf("Agent version file %s is missing or empty; registering as version %s", a.cfg.VersionFile(), version.Version)
-	})
+	versionWarning.Do(func() { a.log.Warn(version.MissingAmbari(a.cfg.VersionFile())) })
 	return version.Version
 }
 

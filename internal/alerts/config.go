@@ -29,7 +29,7 @@ type DefinitionSource interface {
 type ConfigSource interface {
 	// ClusterConfiguration returns the command-style dictionary the Python
 	// agent's ConfigurationBuilder.get_configuration(cluster, None, None)
-	// builds (agent.md §5.4.1): "configurations" (type -> key -> value),
+	// builds (docs/behaviour.md §5.4.1): "configurations" (type -> key -> value),
 	// "clusterLevelParams", "hostLevelParams", "clusterHostInfo",
 	// "agentLevelParams", ... Values are what encoding/json produces; decode
 	// with UseNumber so numbers keep Python's int/float distinction. The map is only read, never kept after the check
@@ -42,7 +42,7 @@ type ConfigSource interface {
 // RecoverySource gives RECOVERY alerts the recovery manager's counters.
 type RecoverySource interface {
 	// RecoveryCounters returns the rate-limiting counters of a component
-	// (agent.md §8.3); ok is false when the recovery manager has none for it.
+	// (docs/behaviour.md §8.3); ok is false when the recovery manager has none for it.
 	RecoveryCounters(component string) (c RecoveryCounters, ok bool)
 }
 

@@ -9,7 +9,7 @@ import (
 )
 
 // ClusterDefinitions is one cluster of the alert-definitions cache
-// (protocol.md §4.5).
+// (docs/protocol.md §4.6).
 type ClusterDefinitions struct {
 	// ClusterID is the cache key, the decimal cluster id ("2").
 	ClusterID string

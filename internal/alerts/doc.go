@@ -2,7 +2,7 @@
 // agent's AlertSchedulerHandler.py (with its bundled apscheduler),
 // alerts/*.py (base_alert, port_alert, web_alert, metric_alert, ams_alert,
 // script_alert, recovery_alert, collector), AlertStatusReporter.py and
-// StaleAlertsMonitor.py (agent.md §9, protocol.md §4.5, §6.5, §2.7).
+// StaleAlertsMonitor.py (docs/behaviour.md §9, docs/protocol.md §4.6, §6.5, §2.7).
 //
 // What it owns:
 //

@@ -136,7 +136,7 @@ func dictGet(d *pyDict, k string) any {
 	return v
 }
 
-// evaluate runs one alert and renders its result (agent.md §9.2).
+// evaluate runs one alert and renders its result (docs/behaviour.md §9.2).
 func (m *Manager) evaluate(ctx context.Context, a *alert) (res Result) {
 	r := &run{m: m, a: a}
 	r.cfg.fetch = func() (map[string]any, error) {

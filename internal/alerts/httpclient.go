@@ -31,7 +31,7 @@ func tlsVersions(name string) (uint16, uint16, bool) {
 }
 
 // newHTTPClient builds the client of WEB, METRIC and AMS checks with the
-// Python agent's default-context rules (agent.md §2.3): the protocol of
+// Python agent's default-context rules (docs/behaviour.md §2.3): the protocol of
 // force_https_protocol, no certificate verification unless ca_cert_path is
 // set, and never a host-name check. Redirects are followed (up to 10, like
 // urllib); connections are not kept alive between checks, as with urllib.

@@ -260,7 +260,7 @@ type alertURI struct {
 	ssl bool
 }
 
-// uriFromStructure is BaseAlert._get_uri_from_structure (agent.md §9.3).
+// uriFromStructure is BaseAlert._get_uri_from_structure (docs/behaviour.md §9.3).
 func (c *configLookup) uriFromStructure(u *uriSpec, host, publicHost string) (alertURI, error) {
 	if u.hasHA {
 		au, ok, err := c.uriFromHA(u, host, publicHost)

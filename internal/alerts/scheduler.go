@@ -128,7 +128,7 @@ func (s *scheduler) desired(snap *defSnapshot) map[string]desiredJob {
 	return out
 }
 
-// reschedule applies a definitions change (agent.md §9.1). CREATE replaces
+// reschedule applies a definitions change (docs/behaviour.md §9.1). CREATE replaces
 // every job (first runs one interval from now); UPDATE and DELETE
 // unschedule jobs whose uuid is gone (or whose definition changed), schedule
 // new uuids, and make the reporter forget what it sent.

@@ -30,7 +30,7 @@ const alerts0 = `{"eventType":"CREATE","hash":"a0","clusters":{
    {"definitionId":2,"name":"b","uuid":"u2","interval":2}]},
  "3":{"hostName":"h1","alertDefinitions":[{"definitionId":7,"name":"c"}]}}}`
 
-// TestMergeRules covers every merge rule of the protocol's section 4, one case
+// TestMergeRules covers every merge rule of docs/protocol.md §4, one case
 // per rule, including the Python quirks this package keeps (named "quirk").
 func TestMergeRules(t *testing.T) {
 	cases := []struct {

@@ -149,6 +149,10 @@ type Security struct {
 	CredentialShellCmd string
 	ForceHTTPSProtocol string
 	CACertPath         string
+	// ServerCertPinning is "" (off) or "tofu": trust on first use, the
+	// server certificate's public key is pinned at the first successful
+	// registration and a different one is refused afterwards. New key.
+	ServerCertPinning string
 }
 
 // Network is the [network] section.

@@ -106,6 +106,7 @@ func TestErrorsNameFileLineKeyAndValue(t *testing.T) {
 		{"line before section", "prefix=/d\n[agent]\n", []string{"x.ini:1", "before any [section]"}},
 		{"port out of range", "[server]\nurl_port=70000\n", []string{"x.ini:2", "[server] url_port", "70000"}},
 		{"bad enum", "[agent]\ncommand_file_retention_policy=sometimes\n", []string{"x.ini:2", "command_file_retention_policy", "sometimes"}},
+		{"bad pinning mode", "[security]\nserver_cert_pinning=always\n", []string{"x.ini:2", "server_cert_pinning", "always", "tofu"}},
 		{"negative interval", "[agent]\nstatus_commands_run_interval=-5\n", []string{"x.ini:2", "status_commands_run_interval", "negative"}},
 		{"http on every interface", "[agent]\nhttp_port=0.0.0.0:9100\n", []string{"x.ini:2", "[agent] http_port", "0.0.0.0:9100", "127.0.0.1 only"}},
 		{"http on an IPv6 address", "[agent]\nhttp_port=[::]:9100\n", []string{"x.ini:2", "127.0.0.1 only"}},
@@ -191,5 +192,22 @@ func TestSetServerHostnameEditsOneLine(t *testing.T) {
 	// A hostname_script key in [agent] or a commented line is not touched.
 	if _, err := SetServerHostname(p, "bad\nhost"); err == nil {
 		t.Error("a host name with a newline was accepted")
+	}
+}
+
+func TestServerCertPinning(t *testing.T) {
+	for ini, want := range map[string]string{
+		"[agent]\nprefix=/d\n":                             "",
+		"[security]\nserver_cert_pinning=TOFU\n":           "tofu",
+		"[security]\nserver_cert_pinning = off\n":          "",
+		"[security]\nserver_cert_pinning=\n[agent]\nx=1\n": "",
+	} {
+		c, err := Parse("x.ini", []byte(ini), "")
+		if err != nil {
+			t.Fatalf("%q: %v", ini, err)
+		}
+		if c.Security.ServerCertPinning != want {
+			t.Errorf("%q: server_cert_pinning %q, want %q", ini, c.Security.ServerCertPinning, want)
+		}
 	}
 }

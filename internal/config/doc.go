@@ -14,7 +14,7 @@
 // a single line in place.
 //
 // --home: the Python agent honours --home only in some places (see the
-// agent spec, section 1.3). Here it is applied consistently: the config file
+// docs/behaviour.md §1.3). Here it is applied consistently: the config file
 // is looked up under the home, and every directory the agent writes (logs,
 // pid, data, cache, keys, credential stores, its working and tmp dirs) is
 // placed under the home unless it already lies inside it (so both a stock

@@ -16,7 +16,7 @@ import (
 //
 // The Python agent re-serialises the whole file (losing comments and
 // lower-casing keys) and, in its Python 3 version, truncates the file to
-// zero bytes instead (agent spec 3.5); neither is copied.
+// zero bytes instead (docs/behaviour.md §3.2); neither is copied.
 func SetServerHostname(path, host string) (old string, err error) {
 	if strings.ContainsAny(host, "\n\r") || strings.TrimSpace(host) == "" {
 		return "", fmt.Errorf("invalid server host name %q", host)

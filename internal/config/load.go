@@ -406,6 +406,16 @@ func (r *reader) bind(c *Config) {
 	r.str(sec, "credential_shell_cmd", &s.CredentialShellCmd)
 	r.str(sec, "force_https_protocol", &s.ForceHTTPSProtocol)
 	r.str(sec, "ca_cert_path", &s.CACertPath)
+	if v, ok := r.raw(sec, "server_cert_pinning"); ok {
+		switch p := strings.ToLower(v); p {
+		case "", "off", "0":
+			s.ServerCertPinning = ""
+		case "tofu":
+			s.ServerCertPinning = p
+		default:
+			r.fail(sec, "server_cert_pinning", v, "must be tofu or off")
+		}
+	}
 
 	r.boolTrue(net, "use_system_proxy_settings", &c.Network.UseSystemProxySettings)
 

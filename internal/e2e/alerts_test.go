@@ -275,7 +275,7 @@ func TestAlertChecksFollowTheirTargets(t *testing.T) {
 		"web_port": strconv.Itoa(web.port),
 		"jmx_port": strconv.Itoa(jmx.port),
 	},
-		// Default texts and thresholds (agent spec §9.4).
+		// Default texts and thresholds (docs/behaviour.md §9.4).
 		alertDef(101, "e2e_port", 1, `{"type": "PORT", "uri": "127.0.0.1:{{e2e-alerts/port}}", "default_port": 1}`),
 		alertDef(102, "e2e_web", 1, `{"type": "WEB",
 			"uri": {"http": "127.0.0.1:{{e2e-alerts/web_port}}/health", "connection_timeout": 1.0},

@@ -168,7 +168,7 @@ func newCmdSleeper(t *testing.T, params sim.StringMap) cmdSleeper {
 		p[k] = v
 	}
 	t.Cleanup(func() {
-		for _, f := range []string{pids, pids + ".child"} {
+		for _, f := range []string{pids, pids + ".child", pids + ".daemon"} {
 			b, _ := os.ReadFile(f)
 			for _, l := range strings.Fields(string(b)) {
 				if pid, err := strconv.Atoi(l); err == nil && pid > 1 {

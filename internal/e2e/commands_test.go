@@ -15,8 +15,8 @@ import (
 	"github.com/ambari-go/ambari-agent/internal/sim"
 )
 
-// End-to-end tests of command execution (agent spec 5 and 6, protocol spec
-// 5 to 7 and 12.3): the real agent runs the demo stack's and TESTKIT's
+// End-to-end tests of command execution (docs/behaviour.md §5, §6; docs/protocol.md
+// §5 to §7; docs/behaviour.md §6): the real agent runs the demo stack's and TESTKIT's
 // Python scripts, commanded by the simulator, and the tests check what an
 // operator sees: reports on the server, files in the data dir, processes.
 
@@ -103,6 +103,15 @@ func TestCommandInstallAndStartDemoServer(t *testing.T) {
 		if mode != 0o600 {
 			t.Errorf("%s has mode %v, want 0600 (it holds passwords)", cmdFile, mode)
 		}
+		// What the command printed and returned may repeat them.
+		for _, f := range []string{e.dataFile("output", start, ".txt"), e.dataFile("errors", start, ".txt"), e.dataFile("structured-out", start, ".json")} {
+			if mode, err := statMode(f); err != nil || mode != 0o600 {
+				t.Errorf("%s has mode %v (%v), want 0600", f, mode, err)
+			}
+		}
+		if mode, err := statMode(a.DataDir()); err != nil || mode != 0o750 {
+			t.Errorf("data dir has mode %v (%v), want 0750", mode, err)
+		}
 		var cmd map[string]any
 		readJSON(t, cmdFile, &cmd)
 		configs, _ := cmd["configurations"].(map[string]any)
@@ -175,6 +184,9 @@ func TestCommandInstallAndStartDemoServer(t *testing.T) {
 		}
 	})
 }
+
+// must drops an error: a file being replaced reads as nothing for a moment.
+func must(b []byte, _ error) []byte { return b }
 
 func cmdList(v any) []any {
 	s, _ := v.([]any)
@@ -602,15 +614,33 @@ func TestCommandSurvivesServerRestart(t *testing.T) {
 	t.Logf("COMPLETED reported %s after the re-registration", rep.Time.Sub(reg.Time).Round(time.Millisecond))
 }
 
-// TestCommandAgentKilled: an agent killed while a command runs reports the
-// command FAILED once it is back, saying why.
+// TestCommandAgentKilled: an agent killed while a command runs stops the
+// command's process tree when it is back, then reports the command FAILED,
+// saying why. A daemon the command started, which left its tree, lives on.
 func TestCommandAgentKilled(t *testing.T) {
-	e := startCmdEnv(t, "e2e-cmd-kill", nil, 60*time.Second)
+	e := startCmdEnv(t, "e2e-cmd-kill", nil, 90*time.Second)
 	s, a := e.s, e.a
-	sl := newCmdSleeper(t, nil)
+	sl := newCmdSleeper(t, sim.StringMap{"daemon": "true"})
 	id := e.send(sl.spec)
 	pids := sl.pids(t, e.ctx)
+	b, err := cmdWaitFile(e.ctx, sl.pidsFile+".daemon")
+	if err != nil {
+		t.Fatal(err)
+	}
+	daemon, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("daemon pid file: %q", b)
+	}
 	e.running(id)
+	// The script's identity reaches the report journal once it runs.
+	journal := filepath.Join(a.DataDir(), "reports", fmt.Sprintf("task-%d.json", id))
+	for !strings.Contains(string(must(os.ReadFile(journal))), `"process"`) {
+		select {
+		case <-e.ctx.Done():
+			t.Fatalf("the running script never reached %s", journal)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 	// A second command waits behind the first in the agent's queue: the
 	// agent acknowledged it, so the server counts it as delivered.
 	queued := e.send(sim.CommandSpec{Component: "DEMO_CLIENT", RoleCommand: "INSTALL"})
@@ -624,9 +654,16 @@ func TestCommandAgentKilled(t *testing.T) {
 		t.Errorf("queued command after the restart: stderr %q lacks %q", cmdText(r.Stderr), actionqueue.NotRunMessage)
 	}
 	task := e.done(id)
+	// The agent stops the tree before it sends the report.
+	if alive := cmdAlive(pids); len(alive) > 0 {
+		t.Errorf("processes %v of the command still run after its FAILED report", alive)
+	}
+	if !alive(daemon) {
+		t.Error("the daemon the command started was killed")
+	}
 	r := cmdFinal(t, task, protocol.StatusFailed)
-	if !strings.Contains(cmdText(r.Stderr), actionqueue.RestartedMessage) {
-		t.Errorf("stderr %q lacks %q", cmdText(r.Stderr), actionqueue.RestartedMessage)
+	if !strings.Contains(cmdText(r.Stderr), actionqueue.ReapedMessage) {
+		t.Errorf("stderr %q lacks %q", cmdText(r.Stderr), actionqueue.ReapedMessage)
 	}
 	if !strings.Contains(cmdText(r.Stdout), "tree ready") {
 		t.Errorf("stdout %q lacks the script's output so far", cmdText(r.Stdout))
@@ -637,9 +674,6 @@ func TestCommandAgentKilled(t *testing.T) {
 	if now, _ := s.HostState(a.Name); now.Registrations <= st.Registrations {
 		t.Errorf("FAILED without a new registration")
 	}
-	// Scripts run in process groups of their own: killing the agent does
-	// not kill them, just as with the Python agent.
-	t.Logf("processes of the command still running after the agent was killed: %v of %v", cmdAlive(pids), pids)
 
 	t.Run("stopped", func(t *testing.T) {
 		// A clean stop leaves the script running too; the command is
@@ -651,8 +685,8 @@ func TestCommandAgentKilled(t *testing.T) {
 		a.Stop()
 		a.Start()
 		r := cmdFinal(t, e.done(id), protocol.StatusFailed)
-		if !strings.Contains(cmdText(r.Stderr), actionqueue.RestartedMessage) {
-			t.Errorf("stderr %q lacks %q", cmdText(r.Stderr), actionqueue.RestartedMessage)
+		if !strings.Contains(cmdText(r.Stderr), actionqueue.ReapedMessage) {
+			t.Errorf("stderr %q lacks %q", cmdText(r.Stderr), actionqueue.ReapedMessage)
 		}
 		// And the restarted agent runs commands.
 		cmdFinal(t, e.done(e.send(sim.CommandSpec{Component: "DEMO_CLIENT", RoleCommand: "INSTALL"})), protocol.StatusCompleted)
@@ -732,7 +766,7 @@ func TestCommandScriptOutsideCacheRefused(t *testing.T) {
 	}
 	t.Run("stale-configs", func(t *testing.T) {
 		// A command needing newer configurations than the agent has fails
-		// at once (protocol spec 5.2).
+		// at once (docs/protocol.md §5.2).
 		ids, err := e.s.SendCommandEvent(e.a.Name, json.RawMessage(`{"requiredConfigTimestamp":9999999999999,"clusters":{"2":{"commands":[
 			{"commandType":"EXECUTION_COMMAND","taskId":7001,"requestId":7001,"commandId":"7001-0","clusterId":"2",
 			 "role":"SLEEPER","roleCommand":"START","serviceName":"TESTKIT",

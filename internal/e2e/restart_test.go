@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -45,6 +46,10 @@ func TestSelfRestart(t *testing.T) {
 		b, err := os.ReadFile(pidFile)
 		if err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(pid) {
 			t.Fatalf("pid file %q (%v), want %d", b, err, pid)
+		}
+		// The restarted process is the one the pid file's identity names.
+		if out, err := exec.Command(a.bin, "status", "--home", a.Home).CombinedOutput(); err != nil {
+			t.Fatalf("status after the restart: %v\n%s", err, out)
 		}
 	}
 

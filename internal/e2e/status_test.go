@@ -19,7 +19,7 @@ import (
 )
 
 // End-to-end tests of what an operator sees of component status, recovery,
-// versions and host status (agent spec §7, §8, §10.2; protocol §6.2-6.4).
+// versions and host status (docs/behaviour.md §7, §8, §10.2; docs/protocol.md §6.2–6.4).
 
 const (
 	// statusCycleInterval is the harness's status_commands_run_interval.

@@ -21,7 +21,7 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// Names of the cache sub-directories the agent provides (section 6).
+// Names of the cache sub-directories the agent provides (docs/behaviour.md §6).
 const (
 	CustomActionsDir = "custom_actions"
 	HostScriptsDir   = "host_scripts"

@@ -79,7 +79,7 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 			return &protocol.RegisterRequest{ID: -1, Hostname: "hb-host", Timestamp: time.Now().UnixMilli()}, nil
 		},
 		Caches:        h.caches,
-		Commands:      func([]byte) error { h.mu.Lock(); h.commands++; h.mu.Unlock(); return nil },
+		Commands:      func(string, []byte) error { h.mu.Lock(); h.commands++; h.mu.Unlock(); return nil },
 		Restart:       func(r string) { h.mu.Lock(); h.restarts = append(h.restarts, r); h.mu.Unlock() },
 		EncryptionKey: func(k string) { h.mu.Lock(); h.keys = append(h.keys, k); h.mu.Unlock() },
 		OnRegistered:  func() { h.mu.Lock(); h.registered++; h.mu.Unlock() },

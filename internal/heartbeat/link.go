@@ -1,6 +1,7 @@
 package heartbeat
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,7 +32,7 @@ type Conn interface {
 	Close() error
 }
 
-// Defaults of the protocol (protocol spec 11).
+// Defaults of the protocol (docs/protocol.md §10).
 const (
 	DefaultInterval      = 10 * time.Second
 	DefaultProbeAttempts = 10
@@ -63,9 +64,9 @@ type Config struct {
 	// Caches receive the cache replies and pushes.
 	Caches *cache.Store
 
-	// Commands takes the body of a /user/commands push; it must only queue
-	// them, quickly. An error is acknowledged as ERROR.
-	Commands func(body []byte) error
+	// Commands takes the messageId and body of a /user/commands push; it
+	// must only queue them, quickly. An error is acknowledged as ERROR.
+	Commands func(messageID string, body []byte) error
 	// Restart asks the agent to restart (RESTART_AGENT, heartbeat id
 	// mismatch).
 	Restart func(reason string)
@@ -279,7 +280,7 @@ func (l *Link) register(ctx context.Context, conn Conn) error {
 	if err := conn.Subscribe(protocol.UserReplies, 0, nil); err != nil {
 		return err
 	}
-	if err := conn.Subscribe(protocol.UserAgentActions, 16, l.pushHandler(ctx, conn, nil, l.onAgentAction)); err != nil {
+	if err := conn.Subscribe(protocol.UserAgentActions, 16, l.pushHandler(ctx, conn, nil, bodyOnly(l.onAgentAction))); err != nil {
 		return err
 	}
 	if err := conn.Subscribe(protocol.EventsEncryptionKey, 4, l.pushHandler(ctx, conn, nil, l.onEncryptionKey)); err != nil {
@@ -303,10 +304,10 @@ func (l *Link) register(ctx context.Context, conn Conn) error {
 		return fmt.Errorf("register: unreadable reply: %w", err)
 	}
 	if resp.ExitStatus != 0 {
-		return fmt.Errorf("registration refused by the server: %s", resp.Log)
+		return fmt.Errorf("registration refused by the server: %q", resp.Log)
 	}
 	if resp.ID == nil {
-		return fmt.Errorf("register: reply without an id: %.200s", reply)
+		return fmt.Errorf("register: reply without an id: %.200q", reply)
 	}
 	l.nextID = *resp.ID
 
@@ -326,7 +327,7 @@ func (l *Link) syncCache(ctx context.Context, conn Conn, s protocol.CacheSync) e
 	name := cache.Name(s.Cache)
 	gate := make(chan struct{})
 	apply := func(body []byte) error { return l.cfg.Caches.Apply(name, body) }
-	if err := conn.Subscribe(s.Topic, pushQueueLen, l.pushHandler(ctx, conn, gate, apply)); err != nil {
+	if err := conn.Subscribe(s.Topic, pushQueueLen, l.pushHandler(ctx, conn, gate, bodyOnly(apply))); err != nil {
 		return err
 	}
 	c, ok := l.cfg.Caches.Cache(name)
@@ -352,7 +353,7 @@ func (l *Link) syncCache(ctx context.Context, conn Conn, s protocol.CacheSync) e
 
 // pushHandler wraps a push handler: it waits for gate (when not nil),
 // runs handle, logs a failure and acknowledges a messageId.
-func (l *Link) pushHandler(ctx context.Context, conn Conn, gate chan struct{}, handle func([]byte) error) stompws.Handler {
+func (l *Link) pushHandler(ctx context.Context, conn Conn, gate chan struct{}, handle func(*stompws.Message) error) stompws.Handler {
 	return func(m *stompws.Message) {
 		if gate != nil {
 			select {
@@ -361,7 +362,7 @@ func (l *Link) pushHandler(ctx context.Context, conn Conn, gate chan struct{}, h
 				return
 			}
 		}
-		err := handle(m.Body)
+		err := handle(m)
 		if err != nil {
 			// Never the body: it may hold configurations.
 			l.log.WithError(err).Errorf("Cannot process the message on %s", m.Destination)
@@ -400,22 +401,49 @@ func (l *Link) onAgentAction(body []byte) error {
 	return nil
 }
 
-func (l *Link) onEncryptionKey(body []byte) error {
+// bodyOnly adapts a handler of message bodies to pushHandler.
+func bodyOnly(f func([]byte) error) func(*stompws.Message) error {
+	return func(m *stompws.Message) error { return f(m.Body) }
+}
+
+// emptyBody reports whether a push carries nothing: no bytes, only blanks,
+// or JSON null. Such a message is acknowledged (sending it again would not
+// help) but never passes silently: it means a server defect.
+func (l *Link) emptyBody(m *stompws.Message) bool {
+	b := bytes.TrimSpace(m.Body)
+	if len(b) != 0 && !bytes.Equal(b, []byte("null")) {
+		return false
+	}
+	l.log.WithField("messageId", m.MessageID).Warnf("Ignoring an empty message on %s (body %q)", m.Destination, b)
+	return true
+}
+
+func (l *Link) onEncryptionKey(m *stompws.Message) error {
+	if l.emptyBody(m) {
+		return nil
+	}
 	var e protocol.EncryptionKeyEvent
-	if err := json.Unmarshal(body, &e); err != nil {
+	if err := json.Unmarshal(m.Body, &e); err != nil {
 		return fmt.Errorf("encryption key event: %w", err)
 	}
-	if l.cfg.EncryptionKey != nil && e.EncryptionKey != "" {
+	if e.EncryptionKey == "" {
+		l.log.WithField("messageId", m.MessageID).Warn("Ignoring an encryption key event without a key")
+		return nil
+	}
+	if l.cfg.EncryptionKey != nil {
 		l.cfg.EncryptionKey(e.EncryptionKey)
 	}
 	return nil
 }
 
-func (l *Link) onCommands(body []byte) error {
+func (l *Link) onCommands(m *stompws.Message) error {
+	if l.emptyBody(m) {
+		return nil
+	}
 	if l.cfg.Commands == nil {
 		return errors.New("commands are not accepted by this agent")
 	}
-	return l.cfg.Commands(body)
+	return l.cfg.Commands(m.MessageID, m.Body)
 }
 
 func (l *Link) restart(reason string) {
@@ -448,7 +476,7 @@ func (l *Link) heartbeats(ctx context.Context, conn Conn) error {
 		}
 		var resp protocol.HeartbeatResponse
 		if err := json.Unmarshal(reply, &resp); err != nil || resp.ID == nil {
-			return fmt.Errorf("heartbeat: reply without an id: %.200s", reply)
+			return fmt.Errorf("heartbeat: reply without an id: %.200q", reply)
 		}
 		if *resp.ID != sent+1 {
 			l.log.Errorf("Heartbeat id mismatch: sent %d, the server answered %d; restarting the agent", sent, *resp.ID)

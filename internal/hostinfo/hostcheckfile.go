@@ -27,14 +27,15 @@ var stackVersionDirRE = regexp.MustCompile(`^(\d\.){3}\d-\d{4}`)
 // layout the Python agent writes (configparser: "key = value", a blank line
 // after each section). Call it with every registration variant of AgentEnv.
 // The file is replaced atomically, where the Python agent truncates it in
-// place.
+// place, and is 0600 like every file in the data dir (HostCleanup reads it
+// as root).
 func (h *HostInfo) WriteHostCheckResult(env protocol.AgentEnv) error {
 	if h.cfg.Prefix == "" {
 		return fmt.Errorf("write %s: no [agent] prefix configured", HostCheckFile)
 	}
 	path := filepath.Join(h.cfg.Prefix, HostCheckFile)
 	data := renderHostCheck(env, time.Now(), h.stackRootEntries())
-	return atomicfile.Write(path, data, 0o644)
+	return atomicfile.Write(path, data, 0o600)
 }
 
 // stackRootEntries lists what under /usr/hdp HostCleanup may remove: "current"

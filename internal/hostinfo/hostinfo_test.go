@@ -20,7 +20,7 @@ import (
 	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
-// Keys of the hardwareProfile example in the protocol spec (2.3).
+// Keys of the hardwareProfile example in docs/protocol.md §2.3.
 var specProfileKeys = sorted("mounts", "id", "kernel", "domain", "fqdn", "hostname", "macaddress",
 	"architecture", "operatingsystem", "operatingsystemrelease", "physicalprocessorcount", "processorcount",
 	"timezone", "hardwareisa", "hardwaremodel", "kernelrelease", "kernelversion", "osfamily", "kernelmajversion",
@@ -398,7 +398,9 @@ func TestFixtureHostRegistrationChecks(t *testing.T) {
 	if !want.Match(data) {
 		t.Errorf("hostcheck.result:\n%s", data)
 	}
-	if fi, _ := os.Stat(filepath.Join(f.prefix, HostCheckFile)); fi.Mode().Perm() != 0o644 {
+	// Like every file in the data dir, readable by the agent's user only
+	// (HostCleanup reads it as root).
+	if fi, _ := os.Stat(filepath.Join(f.prefix, HostCheckFile)); fi.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v", fi.Mode())
 	}
 }

@@ -68,7 +68,7 @@ func (h *HostInfo) Mounts(ctx context.Context) []protocol.Mount {
 	return h.filterMounts(ctx, parseDF([]byte(res.stdout)))
 }
 
-// filterMounts keeps the mounts of §10.1 and logs the others.
+// filterMounts keeps the mounts of docs/behaviour.md §10.1 and logs the others.
 func (h *HostInfo) filterMounts(ctx context.Context, all []protocol.Mount) []protocol.Mount {
 	blacklist := splitIgnoreList(h.cfg.IgnoreMountPoints)
 	kept := make([]protocol.Mount, 0, len(all))

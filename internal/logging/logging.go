@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/sirupsen/logrus"
 )
@@ -200,7 +202,7 @@ func writeBody(b *bytes.Buffer, e *logrus.Entry) {
 	}
 	b.WriteString(comp)
 	b.WriteString(" - ")
-	b.WriteString(strings.TrimRight(e.Message, "\n"))
+	writeMessage(b, strings.TrimRight(e.Message, "\n"))
 	keys := make([]string, 0, len(e.Data))
 	for k := range e.Data {
 		if k != "component" {
@@ -214,12 +216,42 @@ func writeBody(b *bytes.Buffer, e *logrus.Entry) {
 			v = err.Error()
 		}
 		s := fmt.Sprint(v)
-		if strings.ContainsAny(s, " \"=\n") {
+		// Field values often come from the network (destinations, ids,
+		// errors quoting a reply): control bytes are never written raw.
+		if strings.ContainsAny(s, " \"=\n") || strings.IndexFunc(s, unprintable) >= 0 {
 			s = fmt.Sprintf("%q", s)
 		}
 		fmt.Fprintf(b, " %s=%s", k, s)
 	}
 	b.WriteByte('\n')
+}
+
+func unprintable(r rune) bool { return !unicode.IsPrint(r) }
+
+// controlChar is a control character other than a line break or a tab:
+// never wanted in a log file, and an escape sequence can rewrite the
+// terminal of whoever reads it.
+func controlChar(r rune) bool {
+	return (r < 0x20 && r != '\n' && r != '\t' && r != '\r') || (r >= 0x7f && r <= 0x9f)
+}
+
+// writeMessage writes a message with its control characters escaped as
+// \xNN. Messages may carry text from the network or from scripts; the
+// places that log server bytes quote them, this is the net under them.
+func writeMessage(b *bytes.Buffer, msg string) {
+	if strings.IndexFunc(msg, controlChar) < 0 {
+		b.WriteString(msg)
+		return
+	}
+	for len(msg) > 0 {
+		r, n := utf8.DecodeRuneInString(msg)
+		if controlChar(r) {
+			fmt.Fprintf(b, "\\x%02x", r)
+		} else {
+			b.WriteString(msg[:n]) // invalid UTF-8 passes as it is
+		}
+		msg = msg[n:]
+	}
 }
 
 func pythonLevel(l logrus.Level) string {

@@ -110,3 +110,31 @@ func TestReopenAfterRotationByRename(t *testing.T) {
 		t.Errorf("new file %q", cur)
 	}
 }
+
+// A field value with control bytes (a destination or an id taken from the
+// network) is written quoted, never raw.
+func TestTextFormatQuotesControlBytesInFields(t *testing.T) {
+	e := logrus.NewEntry(logrus.New()).WithFields(logrus.Fields{"destination": "/user/\x1b[2Jx", "messageId": "7"})
+	e.Message = "dropped"
+	b, err := TextFormatter{}.Format(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(string(b), ` - dropped destination="/user/\x1b[2Jx" messageId=7`+"\n") {
+		t.Errorf("line %q", b)
+	}
+}
+
+// Control characters in a message (an escape sequence from a server or a
+// script) are written escaped; line breaks and tabs stay.
+func TestTextFormatEscapesControlCharactersInMessages(t *testing.T) {
+	e := logrus.NewEntry(logrus.New())
+	e.Message = "name \x1b[31mred\x1b[0m\tand\nnext line \x07\u009b\xff"
+	b, err := TextFormatter{}.Format(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(string(b), ` - name \x1b[31mred\x1b[0m`+"\tand\nnext line "+`\x07\x9b`+"\xff\n") {
+		t.Errorf("line %q", b)
+	}
+}

@@ -83,7 +83,7 @@ func isCluster(clusterID string) bool { return clusterID != "-1" && clusterID !=
 
 // buildCommand assembles the command the scripts get: the base from the
 // caches with the header deep-merged on top and a header clusterHostInfo
-// expanded (agent.md 5.4.1). The header is not modified.
+// expanded (docs/behaviour.md §5.4.1). The header is not modified.
 func buildCommand(src CommandSource, header map[string]any, ap agentParams) (map[string]any, error) {
 	rawCluster, hasCluster := header["clusterId"]
 	clusterID := pyStr(rawCluster)
@@ -274,7 +274,7 @@ const (
 )
 
 // expandClusterHostInfo turns the compressed clusterHostInfo a command may
-// carry into plain lists (agent.md 5.4.1, protocol.md 5.4).
+// carry into plain lists (docs/behaviour.md §5.4.1, docs/protocol.md §5.4).
 func expandClusterHostInfo(chi map[string]any) (map[string]any, error) {
 	for _, k := range []string{chiHosts, chiPingPorts, chiRacks, chiIPv4, chiSrvHost, chiSrvPort, chiSrvSSL} {
 		if _, ok := chi[k]; !ok {

@@ -27,7 +27,7 @@ const (
 )
 
 // needsCredentialStore reports whether the command's passwords go into
-// JCEKS files before it runs (agent.md 5.4.4).
+// JCEKS files before it runs (docs/behaviour.md §5.4.3).
 func needsCredentialStore(cmd map[string]any, commandName string) bool {
 	slp := child(cmd, "serviceLevelParams")
 	if slp == nil || !truthy(slp["credentialStoreEnabled"]) || commandName == "STATUS" {

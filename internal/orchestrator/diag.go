@@ -22,14 +22,120 @@ const (
 	passwordReplacement     = "[PROTECTED]"
 )
 
-// passwordPattern masks 'xxxpassword': 'value' pairs (Python dict reprs)
-// in output copied to the agent log.
-var passwordPattern = regexp.MustCompile(`('\S*password':\s*u?')(\S+)(')`)
+// Secret masking for output copied to the agent log. The Python agent
+// masks only Python dict reprs of keys ending in "password"
+// ('\S*password':\s*u?'(\S+)'), so a JSON "db_password": "..." or a
+// -Dkeystore.password=... printed by a script reached its log. Here a key
+// is secret when its name contains password, passwd, secret or credential
+// (any case, so *.secret* too), and its value is masked in the three forms
+// scripts print: Python repr ('k': u'v'), JSON ("k": "v", "k": 12) and
+// k=v (also -Dk=v, k = "v", ?k=v&).
+var (
+	// secretKeyword is what makes a key name secret.
+	secretKeyword = `(?i:passw(?:or)?d|secret|credential)`
+	// secretValue is a quoted string (with escapes, Python's u prefix) or
+	// a bare token; a bare token never starts with a bracket, so nested
+	// objects and an already masked value are left alone.
+	secretValue = `u?'(?:[^'\\\n]|\\.)*'|u?"(?:[^"\\\n]|\\.)*"|[^\s,;&}\]{\[][^\s,;&}\]]*`
+	// quotedSecretPair is 'key': value or "key": value.
+	quotedSecretPair = regexp.MustCompile(`(u?['"][^'"\s]*` + secretKeyword + `[^'"\s]*['"]\s*:\s*)(` + secretValue + `)`)
+	// assignedSecret is key=value.
+	assignedSecret = regexp.MustCompile(`([\w.\-]*` + secretKeyword + `[\w.\-]*\s*=\s*)(` + secretValue + `)`)
+)
 
-// HidePasswords replaces the values of 'password'-like keys with
-// [PROTECTED], as the agent does before copying script output to its log.
+// secretKeywords are secretKeyword's words in lower case, to find the
+// lines worth running the expressions on: script output runs to megabytes,
+// and few of its lines name a secret.
+var secretKeywords = []string{"passw", "secret", "credential"}
+
+// HidePasswords replaces the values of secret keys with [PROTECTED]
+// before script output is copied to the agent log. A key and its value
+// are expected on one line, as every form above prints them.
 func HidePasswords(text string) string {
-	return passwordPattern.ReplaceAllString(text, "${1}"+passwordReplacement+"${3}")
+	lower := asciiLower(text)
+	next := make([]int, len(secretKeywords)) // next hit of each keyword, -1: none left
+	for i, kw := range secretKeywords {
+		next[i] = strings.Index(lower, kw)
+	}
+	var b strings.Builder
+	last := 0 // text[:last] is written (or unchanged when nothing was)
+	for {
+		hit := -1
+		for i, kw := range secretKeywords {
+			if next[i] >= 0 && next[i] < last {
+				if j := strings.Index(lower[last:], kw); j >= 0 {
+					next[i] = last + j
+				} else {
+					next[i] = -1
+				}
+			}
+			if next[i] >= 0 && (hit < 0 || next[i] < hit) {
+				hit = next[i]
+			}
+		}
+		if hit < 0 {
+			break
+		}
+		start := strings.LastIndexByte(text[:hit], '\n') + 1
+		end := len(text)
+		if j := strings.IndexByte(text[hit:], '\n'); j >= 0 {
+			end = hit + j
+		}
+		if b.Cap() == 0 {
+			b.Grow(len(text))
+		}
+		b.WriteString(text[last:start])
+		b.WriteString(maskPairs(assignedSecret, maskPairs(quotedSecretPair, text[start:end])))
+		last = end
+	}
+	if last == 0 {
+		return text
+	}
+	b.WriteString(text[last:])
+	return b.String()
+}
+
+// asciiLower lowers ASCII letters only, so that byte offsets in the result
+// are offsets in s.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// maskPairs masks the value (group 2) of every match of re.
+func maskPairs(re *regexp.Regexp, text string) string {
+	idx := re.FindAllStringSubmatchIndex(text, -1)
+	if idx == nil {
+		return text
+	}
+	var b strings.Builder
+	b.Grow(len(text))
+	last := 0
+	for _, m := range idx {
+		b.WriteString(text[last:m[4]])
+		b.WriteString(maskedValue(text[m[4]:m[5]]))
+		last = m[5]
+	}
+	b.WriteString(text[last:])
+	return b.String()
+}
+
+// maskedValue keeps a quoted value's quotes (and u prefix) so the masked
+// text still reads as the form it was printed in.
+func maskedValue(v string) string {
+	q := 0
+	if strings.HasPrefix(v, "u") {
+		q = 1
+	}
+	if len(v) >= q+2 && (v[q] == '\'' || v[q] == '"') && v[len(v)-1] == v[q] {
+		return v[:q+1] + passwordReplacement + v[len(v)-1:]
+	}
+	return passwordReplacement
 }
 
 // logProcessInformation writes the process list and listening sockets to
@@ -85,7 +191,7 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 
 // LogCommandOutput copies a command's final stdout and stderr into the
 // agent log between begin/end lines, in chunks of at most 7900 characters,
-// with passwords masked (agent.md 5.9). It does nothing unless [logging]
+// with passwords masked (docs/behaviour.md §5.9). It does nothing unless [logging]
 // log_command_executes is on and the command's commandParams.log_output is
 // not "false". Call it with the final texts (with the "Command completed"
 // suffix), as the Python agent does.

@@ -43,14 +43,40 @@ func TestEnvironment(t *testing.T) {
 	}
 }
 
+// Secrets are masked in every form log_command_executes can copy to the
+// log: Python reprs, JSON and key=value, for any password, passwd, secret
+// or credential key.
 func TestHidePasswords(t *testing.T) {
-	for in, want := range map[string]string{
-		`{u'password': u'changeIT!', 'user': 'x'}`:          `{u'password': u'[PROTECTED]', 'user': 'x'}`,
-		`'db_password': 'abc', 'ssl.keystore.password':'q'`: `'db_password': '[PROTECTED]', 'ssl.keystore.password':'[PROTECTED]'`,
-		`password=plain`: `password=plain`,
+	for _, c := range []struct{ name, in, want string }{
+		{"python repr", `{u'password': u'changeIT!', 'user': 'x'}`, `{u'password': u'[PROTECTED]', 'user': 'x'}`},
+		{"python repr dotted keys", `'db_password': 'abc', 'ssl.keystore.password':'q'`, `'db_password': '[PROTECTED]', 'ssl.keystore.password':'[PROTECTED]'`},
+		{"python repr value with spaces", `'admin_password': 'two words', 'n': 1`, `'admin_password': '[PROTECTED]', 'n': 1`},
+		{"python repr escaped quote", `{'password': 'it\'s', 'user': 'x'}`, `{'password': '[PROTECTED]', 'user': 'x'}`},
+		{"python repr double-quoted", `{'ranger_password': "it's", 'u': 'x'}`, `{'ranger_password': "[PROTECTED]", 'u': 'x'}`},
+		{"python repr number", `{'keystore_password': 123456}`, `{'keystore_password': [PROTECTED]}`},
+		{"json", `{"db_password": "hunter2", "db_user": "ambari"}`, `{"db_password": "[PROTECTED]", "db_user": "ambari"}`},
+		{"json escaped quote", `{"password":"a\"b","x":1}`, `{"password":"[PROTECTED]","x":1}`},
+		{"json number", `{"trust.password": 1234, "port": 8080}`, `{"trust.password": [PROTECTED], "port": 8080}`},
+		{"json upper case", `"javax.jdo.option.ConnectionPassword": "pw"`, `"javax.jdo.option.ConnectionPassword": "[PROTECTED]"`},
+		{"json secret", `{"oauth.client.secret": "s3"}`, `{"oauth.client.secret": "[PROTECTED]"}`},
+		{"json secret in the middle", `{"hadoop.http.authentication.signature.secret.file": "/etc/x"}`, `{"hadoop.http.authentication.signature.secret.file": "[PROTECTED]"}`},
+		{"json credential", `{"ldap.credential": "c"}`, `{"ldap.credential": "[PROTECTED]"}`},
+		{"json passwd", `{"passwd": "p"}`, `{"passwd": "[PROTECTED]"}`},
+		{"json nested object left", `{"credentials": {"user": "u"}}`, `{"credentials": {"user": "u"}}`},
+		{"key=value", `password=plain`, `password=[PROTECTED]`},
+		{"key=value in a line", `connecting with user=admin password=s3cret host=db`, `connecting with user=admin password=[PROTECTED] host=db`},
+		{"java property", `java -Djavax.net.ssl.trustStorePassword=changeit -Xmx1g`, `java -Djavax.net.ssl.trustStorePassword=[PROTECTED] -Xmx1g`},
+		{"env var", "DB_PASSWORD=abc\nPATH=/bin", "DB_PASSWORD=[PROTECTED]\nPATH=/bin"},
+		{"spaced and quoted", `ssl.secret = "a b c"; next`, `ssl.secret = "[PROTECTED]"; next`},
+		{"url query", `GET /login?user=a&password=b&x=1`, `GET /login?user=a&password=[PROTECTED]&x=1`},
+		{"already masked", `'password': '[PROTECTED]'`, `'password': '[PROTECTED]'`},
+		{"no secret", `{'user': 'x', "port": 1, a=b}`, `{'user': 'x', "port": 1, a=b}`},
+		{"prose", `Setting the password for user hdfs`, `Setting the password for user hdfs`},
+		{"lines", "start\n{\"password\": \"p\"}\nmiddle SECRET=s\n\nend password=", "start\n{\"password\": \"[PROTECTED]\"}\nmiddle SECRET=[PROTECTED]\n\nend password="},
+		{"non-ASCII before", "Überprüfung İ: \"db_password\": \"x\" ok", "Überprüfung İ: \"db_password\": \"[PROTECTED]\" ok"},
 	} {
-		if got := HidePasswords(in); got != want {
-			t.Errorf("HidePasswords(%q) = %q", in, got)
+		if got := HidePasswords(c.in); got != c.want {
+			t.Errorf("%s: HidePasswords(%q)\n = %q\nwant %q", c.name, c.in, got, c.want)
 		}
 	}
 }

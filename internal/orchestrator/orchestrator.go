@@ -16,7 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// Exit codes with a meaning of their own (agent.md 17.4).
+// Exit codes with a meaning of their own (docs/behaviour.md §5.10).
 const (
 	// ExitInProgress is reported while a command runs and returned when a
 	// background command has been started.
@@ -133,6 +133,9 @@ type Config struct {
 	// for a cluster component, so that the status loop forgets the last
 	// acknowledged status and re-reports it afterwards. May be nil.
 	ComponentCommandStarted func(clusterID, serviceName, component string)
+	// OnWriteError hears of each failed write in the data dir (the agent
+	// marks itself degraded). May be nil.
+	OnWriteError func(error)
 	// Log is the component logger; nil discards.
 	Log *logrus.Entry
 }
@@ -155,6 +158,11 @@ type Request struct {
 	// OnBackgroundDone receives the final result of a
 	// BACKGROUND_EXECUTION_COMMAND, exactly once, on its own goroutine.
 	OnBackgroundDone func(Result)
+	// OnProcessStarted is called with the pid of each script of the
+	// command as soon as it runs (its own process group leader, not yet
+	// reaped), so that a later agent process can find it (ReapOrphan).
+	// May be nil.
+	OnProcessStarted func(pid int)
 }
 
 // Result is the outcome of a command, a status check or a background start.
@@ -254,6 +262,7 @@ func New(cfg Config) (*Orchestrator, error) {
 	}
 	cfg.Python = python
 	closeInheritedOnExec()
+	prepareDataDir(cfg.Prefix, log)
 	return &Orchestrator{
 		cfg:     cfg,
 		log:     log,
@@ -264,7 +273,7 @@ func New(cfg Config) (*Orchestrator, error) {
 	}, nil
 }
 
-// TaskFiles are the per-task files of an execution command (agent.md 5.3).
+// TaskFiles are the per-task files of an execution command (docs/behaviour.md §1.2, §5.3).
 type TaskFiles struct {
 	Out, Err string
 	// StructuredOut is what scripts write to.
@@ -329,6 +338,8 @@ type task struct {
 	canceled bool
 	reason   string
 	pid      int
+	// onStarted is Request.OnProcessStarted.
+	onStarted func(pid int)
 }
 
 func (t *task) cancel(reason string) bool {
@@ -352,6 +363,9 @@ func (t *task) setPID(pid int) {
 	t.mu.Lock()
 	t.pid = pid
 	t.mu.Unlock()
+	if t.onStarted != nil {
+		t.onStarted(pid)
+	}
 }
 
 func (o *Orchestrator) register(id string) *task {

@@ -25,7 +25,7 @@ const (
 )
 
 // TailOutputFile returns what a periodic IN_PROGRESS report carries for one
-// output file (agent.md 5.6): the text stripped, its last 10 lines, then cut
+// output file (docs/behaviour.md §5.6): the text stripped, its last 10 lines, then cut
 // to maxSymbols characters by whole lines (0 = no cut); "..." when the file
 // does not exist. It reads only the end of the file.
 //
@@ -217,6 +217,8 @@ func readStructuredOut(path string) map[string]any {
 		return map[string]any{}
 	}
 	defer f.Close()
+	// The script created it with its own umask; it may repeat secrets.
+	_ = f.Chmod(dataFileMode)
 	data, err := io.ReadAll(io.LimitReader(f, maxStructuredOut+1))
 	if err != nil {
 		return map[string]any{}

@@ -26,7 +26,7 @@ const (
 	killPoll  = 100 * time.Millisecond
 )
 
-// treeKiller kills a process and all its descendants (agent.md 5.8), for
+// treeKiller kills a process and all its descendants (docs/behaviour.md §5.8), for
 // the timeout watchdog and for cancel.
 type treeKiller struct {
 	log      *logrus.Entry

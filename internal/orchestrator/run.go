@@ -28,12 +28,14 @@ const maxTimeout = 100 * 365 * 24 * time.Hour
 func (o *Orchestrator) Run(ctx context.Context, req Request) Result {
 	taskID := pyStr(req.Command["taskId"])
 	t := o.register(taskID)
+	t.onStarted = req.OnProcessStarted
 	log := o.log.WithField("taskId", taskID)
 	s := &runSpec{
 		header: req.Command, out: req.OutFile, err: req.ErrFile, structured: req.StructuredOutFile,
 		forced: req.CommandName, overwrite: req.Overwrite,
 	}
 	res, background := o.execute(ctx, log, t, s, req.OnBackgroundDone)
+	o.noteWriteError(res.Err)
 	if !background {
 		o.unregister(t)
 	}
@@ -50,7 +52,7 @@ type StatusRequest struct {
 	CommandName string
 }
 
-// Status runs a component's status or version script (agent.md 7.2) with
+// Status runs a component's status or version script (docs/behaviour.md §7.2) with
 // the timeout of the component's commandParams.command_timeout, no hooks
 // for STATUS, and files of its own that are deleted afterwards. Exit code 0
 // means running. When ctx ends first, the check is killed (with its
@@ -89,12 +91,16 @@ func (o *Orchestrator) Status(ctx context.Context, r StatusRequest) Result {
 }
 
 // RunStatus is Status in the shape the status loop asks for: err is set
-// only when there is no verdict because the agent is stopping; a script
-// that could not be run is a non-zero exit code with the reason in stderr.
+// only when there is no verdict, because the agent is stopping or could
+// not write its files (ErrAgentWrite); any other script that could not be
+// run is a non-zero exit code with the reason in stderr.
 func (o *Orchestrator) RunStatus(ctx context.Context, clusterID, serviceName, component, commandName string) (exitCode int, stderr string, structuredOut map[string]any, err error) {
 	res := o.Status(ctx, StatusRequest{ClusterID: clusterID, ServiceName: serviceName, ComponentName: component, CommandName: commandName})
 	if errors.Is(res.Err, ErrStopped) {
 		return 0, "", nil, res.Err
+	}
+	if err := o.statusNoVerdict(res); err != nil {
+		return 0, "", nil, err
 	}
 	return res.ExitCode, res.Stderr, res.StructuredOut, nil
 }
@@ -201,7 +207,7 @@ func (o *Orchestrator) runChain(ctx context.Context, log *logrus.Entry, t *task,
 }
 
 func appendText(path, text string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, dataFileMode)
 	if err != nil {
 		return err
 	}
@@ -212,7 +218,7 @@ func appendText(path, text string) error {
 	return err
 }
 
-// argv is the exact command line of one script (agent.md 5.4.7).
+// argv is the exact command line of one script (docs/behaviour.md §5.4.6).
 func (o *Orchestrator) argv(p *plan, item chainItem) []string {
 	level := "INFO"
 	if o.cfg.LogLevel != nil {
@@ -338,12 +344,14 @@ wait:
 
 // collect reads a finished script's outputs into a result.
 func (o *Orchestrator) collect(s *runSpec, p *plan, code int, stderrSuffix string) Result {
-	return Result{
+	res := Result{
 		ExitCode:      code,
 		Stdout:        readOutput(s.out, o.cfg.LogMaxSymbols, ""),
 		Stderr:        readOutput(s.err, o.cfg.LogMaxSymbols, stderrSuffix),
 		StructuredOut: readStructuredOut(p.structured),
 	}
+	o.checkOutputWritten(s, &res)
+	return res
 }
 
 // exitCode is the process's exit status, or -N when signal N killed it
@@ -441,11 +449,11 @@ func openOutputs(out, errPath string, overwrite, backup bool) (*os.File, *os.Fil
 			}
 		}
 	}
-	stdout, err := os.OpenFile(out, flags, 0o644)
+	stdout, err := os.OpenFile(out, flags, dataFileMode)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open output file: %w", err)
 	}
-	stderr, err := os.OpenFile(errPath, flags, 0o644)
+	stderr, err := os.OpenFile(errPath, flags, dataFileMode)
 	if err != nil {
 		stdout.Close()
 		return nil, nil, fmt.Errorf("open errors file: %w", err)

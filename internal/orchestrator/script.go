@@ -41,8 +41,8 @@ type runSpec struct {
 	status     bool
 }
 
-// prepare builds the command and picks its scripts (agent.md 5.4.1 to
-// 5.4.6). The returned plan is never nil; its jsonPath is set as soon as the
+// prepare builds the command and picks its scripts (docs/behaviour.md §5.4.1 to
+// §5.4.5). The returned plan is never nil; its jsonPath is set as soon as the
 // command file exists, so that a later failure still cleans it up.
 func (o *Orchestrator) prepare(ctx context.Context, s *runSpec) (*plan, error) {
 	p := &plan{}
@@ -184,7 +184,7 @@ func (o *Orchestrator) scriptPath(rel string) (string, error) {
 	return full, nil
 }
 
-// resolveHooks finds the hook scripts around a command (agent.md 5.4.6):
+// resolveHooks finds the hook scripts around a command (docs/behaviour.md §5.4.5):
 // before-C, before-C-S, before-C-S-R, then after-C-S-R, after-C-S, after-C,
 // each used only when <hooks>/<name>/scripts/hook.py is a file.
 func (o *Orchestrator) resolveHooks(ctx context.Context, cmd map[string]any, commandName, serverURL string) (pre, post []chainItem, err error) {

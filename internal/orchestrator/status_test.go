@@ -86,9 +86,11 @@ func TestStatusUsesTopologyTimeoutAndNoHooks(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	pidsFile := filepath.Join(e.tmp, "pids")
+	// The timeout leaves a loaded machine time to start Python and write
+	// the pids file before the kill, which the test then checks.
 	e.applyCaches([]map[string]any{{"serviceName": "TESTKIT", "componentName": "SLOW", "hostIds": []int{1},
 		"componentLevelParams": map[string]any{},
-		"commandParams": map[string]any{"command_timeout": "1", "script": "scripts/sleep_tree.py", "script_type": "PYTHON",
+		"commandParams": map[string]any{"command_timeout": "5", "script": "scripts/sleep_tree.py", "script_type": "PYTHON",
 			"service_package_folder": testkitPkg, "pids_file": pidsFile}}})
 	// A before-STATUS hook would break the status run if it were used.
 	hook := filepath.Join(e.cache, "stack-hooks", "before-STATUS", "scripts")

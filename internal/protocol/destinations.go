@@ -57,7 +57,7 @@ type CacheSync struct {
 	Request string // request destination
 }
 
-// CacheSyncOrder is the order of protocol spec 2.5.
+// CacheSyncOrder is the order of docs/protocol.md §2.5.
 var CacheSyncOrder = []CacheSync{
 	{CacheTopology, EventsTopologies, AgentsTopologies},
 	{CacheMetadata, EventsMetadata, AgentsMetadata},

@@ -7,5 +7,5 @@
 //
 // Field names and JSON types are exact: the server binds them by name, and
 // where the Python agent sends a string for a number (or the reverse) so do
-// we. See the protocol spec for each message.
+// we. docs/protocol.md describes each message.
 package protocol

@@ -3,7 +3,7 @@ package protocol
 import "encoding/json"
 
 // Server-side shapes of the cached data sets and of execution commands
-// (protocol spec §4, §5.2), as the server builds them. The agent keeps these
+// (docs/protocol.md §4, §5.2), as the server builds them. The agent keeps these
 // data sets as generic JSON because it must pass unknown keys through to
 // scripts; the simulator builds them from these types.
 
@@ -261,7 +261,7 @@ const (
 )
 
 // ServerCommand is one execution command of a commands event as the server builds
-// it (spec §5.2). Fields the server would leave empty are omitted.
+// it (docs/protocol.md §5.2). Fields the server would leave empty are omitted.
 type ServerCommand struct {
 	CommandType         string                       `json:"commandType"`
 	RequestID           int64                        `json:"requestId"`

@@ -137,8 +137,8 @@ type CommandsStatusReport struct {
 	Clusters map[string][]CommandReport `json:"clusters"`
 }
 
-// CommandReport is one command's report (forms A, B and C of the protocol
-// spec 6.1). Empty fields are omitted so each form carries exactly its
+// CommandReport is one command's report (forms A, B and C of
+// docs/protocol.md §6.1). Empty fields are omitted so each form carries exactly its
 // fields.
 type CommandReport struct {
 	Role          string `json:"role"`

@@ -146,7 +146,7 @@ func roleCommands(cmds []map[string]any) map[string]string {
 
 func stateFileIn(t *testing.T) string { return filepath.Join(t.TempDir(), StateFileName) }
 
-// autoStart is a cluster-env with the worked example's limits of §8.3.
+// autoStart is a cluster-env with the worked example's limits of docs/behaviour.md §8.3.
 func autoStart(maxCount, window, gap, lifetime string) map[string]string {
 	return map[string]string{"recovery_enabled": "true", "recovery_type": "AUTO_START",
 		"recovery_max_count": maxCount, "recovery_window_in_minutes": window,

@@ -8,7 +8,7 @@ import (
 
 // counter is one component's rate-limiting bookkeeping (the Python agent's
 // "action counter"). Times are integer epoch seconds, as in Python, so that
-// the strict ">" comparisons of §8.3 give the same answers to the second.
+// the strict ">" comparisons of docs/behaviour.md §8.3 give the same answers to the second.
 type counter struct {
 	count         int   // attempts in the current window
 	lastAttempt   int64 // time of the last attempt

@@ -12,7 +12,7 @@ func discardLogs() *pendingLogs {
 	return &pendingLogs{log: logrus.NewEntry(l)}
 }
 
-// The worked example of agent.md §8.3, step by step on the counter: max 2,
+// The worked example of docs/behaviour.md §8.3, step by step on the counter: max 2,
 // window 5 min, gap 1 min, fresh counters.
 func TestWorkedExampleOnCounter(t *testing.T) {
 	lim := limiter{limits: Limits{MaxCount: 2, WindowMinutes: 5, RetryGapMinutes: 1, LifetimeMaxCount: 4}}

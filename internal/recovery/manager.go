@@ -13,7 +13,7 @@ import (
 	"github.com/ambari-go/ambari-agent/internal/logging"
 )
 
-// Wire strings of commands and their outcomes (protocol.md §5).
+// Wire strings of commands and their outcomes (docs/protocol.md §5).
 const (
 	commandTypeExecution     = "EXECUTION_COMMAND"
 	commandTypeAutoExecution = "AUTO_EXECUTION_COMMAND"
@@ -464,7 +464,7 @@ func (m *Manager) isRecoverableLocked(name string) bool {
 }
 
 // allowedLocked reports whether the mode acts on this desired and current
-// state at all (§8.2).
+// state at all (docs/behaviour.md §8.2).
 func (m *Manager) allowedLocked(desired, current string) bool {
 	switch m.mode {
 	case ModeAutoStart:
@@ -486,7 +486,7 @@ func (m *Manager) requiresRecoveryLocked(c *component) bool {
 	return c.current != c.desired && m.allowedLocked(c.desired, c.current)
 }
 
-// roleCommandLocked is the §8.2 table: which command moves the component
+// roleCommandLocked is the docs/behaviour.md §8.2 table: which command moves the component
 // from its current to its desired state in this mode ("" for none).
 func (m *Manager) roleCommandLocked(c *component) string {
 	d, cur := c.desired, c.current

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// The worked example of §8.3 end to end: a recoverable DATANODE that stays
+// The worked example of docs/behaviour.md §8.3 end to end: a recoverable DATANODE that stays
 // INSTALLED gets START commands at 1000, 1071 and 1400 only.
 func TestWorkedExampleThroughCommands(t *testing.T) {
 	h := newHarness(t, 900)
@@ -63,7 +63,7 @@ func TestWorkedExampleThroughCommands(t *testing.T) {
 	}
 }
 
-// The §8.2 table for every mode: which command each desired/current pair
+// The docs/behaviour.md §8.2 table for every mode: which command each desired/current pair
 // produces.
 func TestModeTransitions(t *testing.T) {
 	desired := []string{"STARTED", "INSTALLED", "INSTALL_FAILED", "XYS"}
@@ -407,7 +407,7 @@ func TestPauses(t *testing.T) {
 	}
 }
 
-// Generated commands carry exactly the §8.5 fields; task ids count up from
+// Generated commands carry exactly the docs/behaviour.md §8.5 fields; task ids count up from
 // the second the manager was created.
 func TestCommandFieldsAndTaskIDs(t *testing.T) {
 	h := newHarness(t, 1729091235)

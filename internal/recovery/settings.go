@@ -7,7 +7,7 @@ import (
 )
 
 // Mode is the recovery type from cluster-env. It decides which desired and
-// current states the manager acts on and which command it sends (§8.2).
+// current states the manager acts on and which command it sends (docs/behaviour.md §8.2).
 type Mode int
 
 const (
@@ -35,7 +35,7 @@ func (m Mode) String() string {
 	}
 }
 
-// Component states the manager tracks (§8.2).
+// Component states the manager tracks (docs/behaviour.md §8.2).
 const (
 	StateInit          = "INIT"
 	StateInstalled     = "INSTALLED"
@@ -43,7 +43,7 @@ const (
 	StateInstallFailed = "INSTALL_FAILED"
 )
 
-// Limits are the per-component rate limits of §8.3, in cluster-env units.
+// Limits are the per-component rate limits of docs/behaviour.md §8.3, in cluster-env units.
 type Limits struct {
 	MaxCount         int // attempts per window
 	WindowMinutes    int // window length

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// newPersistent builds a manager over path with the §8.3 example limits and
+// newPersistent builds a manager over path with the docs/behaviour.md §8.3 example limits and
 // a DATANODE that needs starting.
 func newPersistent(t *testing.T, path string, at int64, backoff bool) *harness {
 	t.Helper()

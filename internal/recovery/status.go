@@ -59,7 +59,7 @@ func (m *Manager) Status() Status {
 }
 
 // Counters is one component's rate-limiting bookkeeping, for RECOVERY
-// alerts (agent.md §9.4).
+// alerts (docs/behaviour.md §9.4).
 type Counters struct {
 	// Count is the number of attempts in the current window.
 	Count int

@@ -1,6 +1,6 @@
 // Package security owns the agent's TLS material and the HTTPS calls made
 // to the server's one-way port (url_port, 8440) before and around the STOMP
-// link (protocol spec §1.2–1.3, agent spec §1.2 keysdir, §2.3 [security]):
+// link (docs/protocol.md §1.2–1.3, docs/behaviour.md §1.1 keysdir, §2.3 [security]):
 //
 //   - ProbeServer: the startup liveness probe GET /ca;
 //   - TwoWaySSL: GET /connection_info, asked before every connection;

@@ -476,8 +476,8 @@ func (s *Server) buildCommand(h *host, spec CommandSpec, reqID, taskID int64) (s
 	return cid, cmd, nil
 }
 
-// clusterHostInfo builds the compressed host map of a cluster (protocol
-// spec §5.4) with all seven special keys the agent requires.
+// clusterHostInfo builds the compressed host map of a cluster
+// (docs/protocol.md §5.4) with all seven special keys the agent requires.
 func (s *Server) clusterHostInfo(cid string) map[string][]string {
 	tc := s.m.topo[cid]
 	hosts := slices.Clone(tc.Hosts)
@@ -777,7 +777,7 @@ func (s *Server) commandReports(h *host, body []byte) ([]func(), []logLine, erro
 			}
 			t.History = append(t.History, entry)
 			if t.AckedAt.IsZero() && t.Origin == OriginServer && t.Status != TaskPending {
-				// The IN_PROGRESS report and the ack race (spec §12.1.9).
+				// The IN_PROGRESS report and the ack race (docs/protocol.md §5.6).
 				t.AckedAt = now
 			}
 			if !final {

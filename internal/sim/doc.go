@@ -1,5 +1,5 @@
 // Package sim is ambari-sim, a simulated Ambari server: the server side of
-// the agent protocol (protocol spec §12), driven by a scenario, with a
+// the agent protocol (docs/protocol.md §11), driven by a scenario, with a
 // record of everything agents report. It is how the Go agent is tried on
 // one machine without a cluster, how end-to-end tests drive it (in
 // process: New, Start, the Wait helpers, Stop/Start for a "server

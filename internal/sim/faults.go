@@ -9,7 +9,7 @@ import (
 )
 
 // Faults are switches that make the simulator misbehave the way a real
-// server can, to test the agent's reactions (protocol spec §9, §12.2).
+// server can, to test the agent's reactions (docs/protocol.md §9, §11.4).
 // Counts say how many times a fault applies and go down as it does; -1
 // applies it until cleared.
 type Faults struct {

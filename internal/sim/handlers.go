@@ -15,8 +15,8 @@ import (
 	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
-// handleSend answers a SEND the way the server's controllers do (protocol
-// spec §3.3) and records it. The record is added when the SEND has been
+// handleSend answers a SEND the way the server's controllers do
+// (docs/protocol.md §3.3) and records it. The record is added when the SEND has been
 // handled, just before its reply is queued: whoever sees the record sees
 // its effects, and whoever got the reply finds the record.
 func (s *Server) handleSend(sess *session, f *frame.Frame) {

@@ -11,7 +11,7 @@ import (
 const maxCSRBody = 64 << 10
 
 // agentHandler serves the agent ports: what the server's agent filter lets
-// through on url_port (protocol spec §1.1–1.2), plus the STOMP endpoint on
+// through on url_port (docs/protocol.md §1.1–1.2), plus the STOMP endpoint on
 // the secured port.
 func (s *Server) agentHandler(secured bool) http.Handler {
 	mux := http.NewServeMux()

@@ -674,7 +674,7 @@ func (m *model) alertApplies(cid string, id int64, d protocol.AlertDefinition) b
 	return c != nil && slices.Contains(c.HostIDs, id)
 }
 
-// --- merges of raw pushes (protocol spec §4; the agent applies the same) --
+// --- merges of raw pushes (docs/protocol.md §4; the agent applies the same) --
 
 // applyTopology merges a topology event into the model.
 func (m *model) applyTopology(ev *protocol.TopologyEvent) error {

@@ -22,7 +22,7 @@ import (
 )
 
 // resources serves the server's resources directory the way the agent's
-// file cache expects it (agent spec §6): for every sub-directory,
+// file cache expects it (docs/behaviour.md §6): for every sub-directory,
 // <dir>/.hash (a content hash) and <dir>/archive.zip (the directory
 // zipped), plus plain files. Archives are built on first request and kept
 // until the directory's content changes; the hash depends only on file

@@ -187,7 +187,7 @@ type AlertDefinitionSpec struct {
 	RepeatTolerance        int    `json:"repeat_tolerance,omitempty"` // default 1
 	RepeatToleranceEnabled bool   `json:"repeat_tolerance_enabled,omitempty"`
 	// Source is type-specific: {"type":"PORT","uri":"...","default_port":N,
-	// "reporting":{...}} and so on (see the agent spec §9.4).
+	// "reporting":{...}} and so on (see docs/behaviour.md §9.4).
 	Source json.RawMessage `json:"source"`
 }
 

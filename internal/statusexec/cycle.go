@@ -13,7 +13,7 @@ import (
 	"github.com/ambari-go/ambari-agent/internal/cache"
 )
 
-// runCycle checks every local component once (agent.md 7.1) and sends the
+// runCycle checks every local component once (docs/behaviour.md §7.1) and sends the
 // changes in one report. Checks that turn slow are not waited for.
 func (e *Executor) runCycle(ctx context.Context) {
 	e.forget()
@@ -175,8 +175,8 @@ func (e *Executor) cycleCheck(ctx context.Context, k checkKey, start uint64, res
 	e.finish(k, inCycle)
 }
 
-// afterCommand is the immediate check after an execution command (agent.md
-// 7.3, report=true): a changed STATUS is sent at once and makes any cycle
+// afterCommand is the immediate check after an execution command
+// (docs/behaviour.md §7.3, report=true): a changed STATUS is sent at once and makes any cycle
 // result for the component computed before it stale.
 func (e *Executor) afterCommand(ctx context.Context, k checkKey, start uint64) {
 	defer e.wg.Done()

@@ -38,12 +38,15 @@ const (
 )
 
 // StatusRunner runs one status check (or GET_VERSION) of a component on
-// this host: the orchestrator's status path (agent.md 7.2).
+// this host: the orchestrator's status path (docs/behaviour.md §7.2).
 //
-// err means there is no verdict at all, typically because ctx ended (the
-// agent is stopping). A script that could not be run is a verdict: like
-// the Python agent, report it as a non-zero exit code with the reason in
-// stderr. RunStatus must return promptly once ctx is done.
+// err means there is no verdict at all: ctx ended (the agent is
+// stopping), or the agent itself failed (it could not write the check's
+// files: a full or read-only disk says nothing about the component). No
+// status is reported then; the next cycle tries again. Any other script
+// that could not be run is a verdict: like the Python agent, report it as
+// a non-zero exit code with the reason in stderr. RunStatus must return
+// promptly once ctx is done.
 type StatusRunner interface {
 	RunStatus(ctx context.Context, clusterID, serviceName, component, commandName string) (exitCode int, stderr string, structuredOut map[string]any, err error)
 }
@@ -61,7 +64,7 @@ type Sender interface {
 }
 
 // Recovery is told the live state of a component whenever a check result
-// differs from the acknowledged one (agent.md 8.4).
+// differs from the acknowledged one (docs/behaviour.md §8.4).
 type Recovery interface {
 	LiveStatus(clusterID, component, status string)
 }

@@ -59,7 +59,7 @@ func (e *Executor) flush(ctx context.Context, outs []outcome, immediate bool) {
 }
 
 // forceSend resends every acknowledged status after a registration
-// (agent.md 7.4), once the bookkeeping of vanished clusters is dropped.
+// (docs/behaviour.md §7.4), once the bookkeeping of vanished clusters is dropped.
 func (e *Executor) forceSend(ctx context.Context) {
 	e.forget()
 	e.sendMu.Lock()

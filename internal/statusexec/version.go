@@ -28,7 +28,7 @@ type VersionConfig struct {
 }
 
 // VersionReporter runs GET_VERSION for every component on this host after
-// each registration and sends /reports/component_version (agent.md 7.5).
+// each registration and sends /reports/component_version (docs/behaviour.md §7.5).
 type VersionReporter struct {
 	cfg   VersionConfig
 	log   *logrus.Entry

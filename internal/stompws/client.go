@@ -60,9 +60,9 @@ type ConnectError struct {
 
 func (e *ConnectError) Error() string {
 	if e.Body == "" {
-		return "server refused the STOMP connection: " + e.Message
+		return fmt.Sprintf("server refused the STOMP connection: %q", e.Message)
 	}
-	return fmt.Sprintf("server refused the STOMP connection: %s (%s)", e.Message, e.Body)
+	return fmt.Sprintf("server refused the STOMP connection: %q (%q)", e.Message, e.Body)
 }
 
 // Config describes one client connection.
@@ -238,7 +238,7 @@ func (c *Conn) connect(ctx context.Context) error {
 	deadline, _ := ctx.Deadline()
 	// Header keys in sorted order, as the Python client sends them. No
 	// heart-beating in either direction: the agent's /heartbeat request is
-	// the liveness check (spec §1.6).
+	// the liveness check (docs/protocol.md §1.6).
 	connect := frame.New(frame.STOMP,
 		frame.AcceptVersion, "1.2",
 		frame.HeartBeat, "0,0",
@@ -270,7 +270,7 @@ func (c *Conn) connect(ctx context.Context) error {
 		case frame.ERROR:
 			return &ConnectError{Message: f.Header.Get(frame.Message), Body: string(f.Body)}
 		default:
-			c.log.Warnf("STOMP %s frame before CONNECTED ignored", f.Command)
+			c.log.Warnf("STOMP %q frame before CONNECTED ignored", f.Command)
 		}
 	}
 }
@@ -319,9 +319,9 @@ func (c *Conn) readLoop() {
 		case frame.ERROR:
 			// Has no effect on the session, as in the Python agent.
 			c.log.WithField("message", f.Header.Get(frame.Message)).
-				Errorf("STOMP ERROR frame from server: %s", truncate(f.Body, 200))
+				Errorf("STOMP ERROR frame from server: %q", truncate(f.Body, 200))
 		default:
-			c.log.Warnf("unexpected STOMP %s frame dropped", f.Command)
+			c.log.Warnf("unexpected STOMP %q frame dropped", f.Command)
 		}
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/go-stomp/stomp/v3/frame"
 )
 
-// Ambari's application headers (protocol spec §3, §7).
+// Ambari's application headers (docs/protocol.md §3, §7).
 const (
 	// HeaderCorrelationID is on every SEND and echoed on its reply.
 	HeaderCorrelationID = "correlationId"
@@ -239,13 +239,13 @@ func (d *decoder) parseHead(end int) error {
 		}
 		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 {
-			bad = fmt.Sprintf("%s frame: header line %q has no name or no ':'", command, truncate(line, 40))
+			bad = fmt.Sprintf("%q frame: header line %q has no name or no ':'", command, truncate(line, 40))
 			break
 		}
 		name, ok1 := headerString(line[:colon], escaped, true)
 		value, ok2 := headerString(line[colon+1:], escaped, false)
 		if !ok1 || !ok2 {
-			bad = fmt.Sprintf("%s frame: header line %q has an invalid escape sequence", command, truncate(line, 40))
+			bad = fmt.Sprintf("%q frame: header line %q has an invalid escape sequence", command, truncate(line, 40))
 			break
 		}
 		if name == frame.ContentLength {
@@ -253,9 +253,9 @@ func (d *decoder) parseHead(end int) error {
 				n, ok := parseContentLength(value)
 				switch {
 				case !ok:
-					bad = fmt.Sprintf("%s frame: invalid content-length %q", command, truncate([]byte(value), 40))
+					bad = fmt.Sprintf("%q frame: invalid content-length %q", command, truncate([]byte(value), 40))
 				case n > d.maxBody:
-					return d.fail(fmt.Sprintf("%s frame: content-length %d exceeds the limit of %d bytes", command, n, d.maxBody), ErrFrameTooLarge)
+					return d.fail(fmt.Sprintf("%q frame: content-length %d exceeds the limit of %d bytes", command, n, d.maxBody), ErrFrameTooLarge)
 				default:
 					bodyLen = n
 				}
@@ -287,7 +287,7 @@ func (d *decoder) takeBody() (*frame.Frame, error) {
 			return nil, nil
 		}
 		if s[need-1] != 0 {
-			return nil, d.fail(fmt.Sprintf("%s frame: no NUL after the %d-byte body announced by content-length", d.head.Command, d.bodyLen), nil)
+			return nil, d.fail(fmt.Sprintf("%q frame: no NUL after the %d-byte body announced by content-length", d.head.Command, d.bodyLen), nil)
 		}
 		body, next = s[d.headEnd:need-1], need
 	} else {
@@ -295,7 +295,7 @@ func (d *decoder) takeBody() (*frame.Frame, error) {
 		if i < 0 {
 			d.scan = len(s)
 			if len(s)-d.headEnd > d.maxBody {
-				return nil, d.fail(fmt.Sprintf("%s frame: body longer than %d bytes without a NUL", d.head.Command, d.maxBody), ErrFrameTooLarge)
+				return nil, d.fail(fmt.Sprintf("%q frame: body longer than %d bytes without a NUL", d.head.Command, d.maxBody), ErrFrameTooLarge)
 			}
 			return nil, nil
 		}

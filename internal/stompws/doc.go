@@ -1,5 +1,5 @@
 // Package stompws carries STOMP 1.2 frames over a WebSocket, the way the Ambari
-// agent and server talk (protocol spec §1.4–1.9, §3).
+// agent and server talk (docs/protocol.md §1.4–1.9, §3).
 //
 // It owns both ends of the link:
 //
@@ -15,7 +15,7 @@
 // ambari_ws4py client under it, AmbariStompConnection's correlation counter
 // (security.py) and ServerResponsesListener's reply matching.
 //
-// A session, in the order of protocol spec §2.1:
+// A session, in the order of docs/protocol.md §2.1:
 //
 //	c, err := stompws.Dial(ctx, stompws.Config{URL: url, TLS: tlsCfg, Log: log})
 //	c.Subscribe("/user/", 0, nil) // replies, consumed by Request
@@ -65,7 +65,7 @@
 //     and no WebSocket ping from our side; a quiet link lives until either
 //     peer closes it. Incoming heart-beats (a lone EOL) are tolerated.
 //   - Request waits have a hard deadline. The Python agent restarts its wait
-//     whenever any reply arrives (spec §3.4 quirk).
+//     whenever any reply arrives (docs/protocol.md §3.4).
 //   - Pending requests fail at once when the connection dies instead of
 //     waiting for their timeout, and sends on a dead connection fail fast.
 package stompws

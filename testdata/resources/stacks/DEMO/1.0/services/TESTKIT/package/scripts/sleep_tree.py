@@ -4,7 +4,10 @@ first) once all are running.
 
 commandParams: pids_file, spare_yum ("true": the grandchild is a copy of
 sleep named yum, which the agent's tree kill must leave alone),
-ignore_term ("true": the script ignores SIGTERM, so only SIGKILL ends it).
+ignore_term ("true": the script ignores SIGTERM, so only SIGKILL ends it),
+daemon ("true": first start a daemon that leaves the command's process tree
+by a double fork and setsid, as a service's start script does; its pid goes
+to pids_file + ".daemon").
 """
 
 import json
@@ -28,6 +31,21 @@ def child(pids_file, spare_yum):
     time.sleep(1000)
 
 
+def daemon(pids_file):
+    if os.fork() > 0:
+        return
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    with open(pids_file + ".daemon.tmp", "w") as f:
+        f.write("%d\n" % os.getpid())
+    os.rename(pids_file + ".daemon.tmp", pids_file + ".daemon")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.execvp("sleep", ["sleep", "1000"])
+
+
 def main():
     args = [a for a in sys.argv[1:] if a != "-o"]
     with open(args[1]) as f:
@@ -35,6 +53,11 @@ def main():
     pids_file = params["pids_file"]
     if params.get("ignore_term") == "true":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if params.get("daemon") == "true":
+        daemon(pids_file)
+        os.wait()  # the first fork exits at once
+        while not os.path.exists(pids_file + ".daemon"):
+            time.sleep(0.05)
     subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child", pids_file,
                       params.get("spare_yum", "false")])
     while not os.path.exists(pids_file + ".child"):
