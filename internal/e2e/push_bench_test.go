@@ -23,7 +23,7 @@ import (
 // resident set) once every push has been applied; idle-RSS-MB is VmRSS
 // just before the flood. The benchmark fails if the session had to be
 // re-established meanwhile. Inbound pushes wait in the STOMP client's queues,
-// whose byte bound (docs/architecture.md, "Memory") is what keeps the peak
+// whose byte bound (docs/architecture.md, "Concurrency and memory") keeps the peak
 // flat however many pushes are in flight.
 func BenchmarkConfigPushFlood(b *testing.B) {
 	for i := 0; i < b.N; i++ {
