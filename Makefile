@@ -43,3 +43,22 @@ package:
 
 clean:
 	rm -rf $(BIN) $(DIST)
+
+# Fuzzing: each target in turn for FUZZTIME. Their seed corpora (f.Add and
+# testdata/fuzz/) already run as ordinary tests in `make test`; a failing
+# input is written to the package's testdata/fuzz/ to keep as a seed.
+FUZZTIME ?= 30s
+FUZZ_TARGETS := \
+	./internal/stompws:FuzzDecoder \
+	./internal/config:FuzzParse \
+	./internal/cache:FuzzMerge \
+	./internal/alerts:FuzzFormat \
+	./internal/actionqueue:FuzzDecodeCommands
+
+.PHONY: fuzz
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "== $$fn ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done

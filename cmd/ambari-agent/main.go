@@ -240,6 +240,7 @@ func run(argv []string, out io.Writer) int {
 	case "reset":
 		return ctl.Reset(o.args[0])
 	default: // run
+		limitMemory()
 		return agent.RunDaemon(cfg, agent.DaemonOptions{
 			Verbose:          o.verbose,
 			ExpectedHostname: o.expectedHostname,

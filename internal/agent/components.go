@@ -49,7 +49,8 @@ func (a *Agent) buildWorkers(logger *logrus.Logger) (*workers, error) {
 		return nil, err
 	}
 	w.files = filecache.New(filecache.Config{
-		CacheDir: cfg.Agent.CacheDir,
+		CacheDir:  cfg.Agent.CacheDir,
+		AgentDirs: []string{cfg.Agent.Prefix, cfg.Security.KeysDir, cfg.TmpDir()},
 		AutoUpdate: func() bool {
 			return !strings.EqualFold(strings.TrimSpace(a.agentConfig()["agent.auto.cache.update"]), "false")
 		},
@@ -66,6 +67,7 @@ func (a *Agent) buildWorkers(logger *logrus.Logger) (*workers, error) {
 		Prefix:                 cfg.Agent.Prefix,
 		CacheDir:               cfg.Agent.CacheDir,
 		TmpDir:                 cfg.TmpDir(),
+		KeysDir:                cfg.Security.KeysDir,
 		WorkDir:                cfg.WorkDir(),
 		Python:                 cfg.Python.Executable,
 		PythonPath:             cfg.Python.LibDirs,

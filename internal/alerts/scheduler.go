@@ -129,47 +129,66 @@ func (s *scheduler) desired(snap *defSnapshot) map[string]desiredJob {
 }
 
 // reschedule applies a definitions change (docs/behaviour.md §9.1). CREATE replaces
-// every job (first runs one interval from now); UPDATE and DELETE
-// unschedule jobs whose uuid is gone (or whose definition changed), schedule
-// new uuids, and make the reporter forget what it sent.
+// every job whose definition changed or is gone; UPDATE and DELETE
+// unschedule jobs whose uuid is gone (or whose definition changed), and
+// make the reporter forget what it sent. New uuids are scheduled.
+//
+// A job whose definition did not change keeps its schedule, and a changed
+// definition (same uuid or a new one for the same definition id) is
+// scheduled from its own last run, not from now. The Python agent restarts
+// every job's timer on each CREATE, so definitions that change more often
+// than an alert's interval keep every alert of the host from ever running.
 func (s *scheduler) reschedule(snap *defSnapshot, eventType string, now time.Time) {
 	want := s.desired(snap)
 	removed, added := 0, 0
-	if eventType == "CREATE" || eventType == "" {
-		// Python unschedules and recreates every job. An unchanged job keeps
-		// its object (so an instance still running is not doubled) and only
-		// restarts its timing.
-		for uuid, j := range s.jobs {
-			if w, ok := want[uuid]; ok && w.fingerprint == j.fingerprint {
-				j.next = now.Add(j.interval)
-				heap.Fix(&s.heap, j.index)
-				continue
-			}
-			s.unschedule(uuid, true)
-			removed++
-		}
-	} else {
+	// from holds, per definition, the time its replaced job last ran (or
+	// was scheduled, if it never ran): the new job counts from there.
+	from := map[defKey]time.Time{}
+	replace := func(uuid string, j *job) {
+		from[j.key()] = j.next.Add(-j.interval)
+		s.unschedule(uuid, true)
+		removed++
+	}
+	if eventType != "CREATE" && eventType != "" {
 		s.m.rep.clear()
-		for uuid, j := range s.jobs {
-			if w, ok := want[uuid]; !ok || w.fingerprint != j.fingerprint {
-				s.unschedule(uuid, true)
-				removed++
-			}
+	}
+	for uuid, j := range s.jobs {
+		if w, ok := want[uuid]; ok && w.fingerprint == j.fingerprint {
+			// Unchanged: same object (an instance still running is not
+			// doubled), same timing.
+			continue
 		}
+		replace(uuid, j)
 	}
 	for uuid, w := range want {
 		if _, ok := s.jobs[uuid]; ok {
 			continue
 		}
-		s.schedule(uuid, w, now)
+		start := now
+		if t, ok := from[w.alert.key()]; ok {
+			start = t
+		}
+		s.schedule(uuid, w, start)
 		added++
 	}
 	s.m.log.WithField("event", eventType).Infof("[AlertScheduler] Reschedule Summary: %d unscheduled, %d scheduled", removed, added)
 }
 
-func (s *scheduler) schedule(uuid string, w desiredJob, now time.Time) {
+// defKey names a definition across uuid changes.
+type defKey struct {
+	cluster string
+	id      int64
+}
+
+func (a *alert) key() defKey { return defKey{a.cluster.id, a.def.DefinitionID} }
+func (j *job) key() defKey   { return j.alert.key() }
+
+// schedule adds a job whose first run is one interval after start (now, or
+// the last run of the job it replaces; a time already past makes it due at
+// once).
+func (s *scheduler) schedule(uuid string, w desiredJob, start time.Time) {
 	interval := time.Duration(w.alert.def.intervalMinutes()) * s.m.cfg.Minute
-	j := &job{uuid: uuid, alert: w.alert, fingerprint: w.fingerprint, interval: interval, next: now.Add(interval)}
+	j := &job{uuid: uuid, alert: w.alert, fingerprint: w.fingerprint, interval: interval, next: start.Add(interval)}
 	s.jobs[uuid] = j
 	heap.Push(&s.heap, j)
 	s.m.log.WithField("alert", w.alert.def.Name).Debugf("[AlertScheduler] Scheduling %s with UUID %s", w.alert.def.Name, uuid)

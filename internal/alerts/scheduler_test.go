@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -192,6 +193,118 @@ func TestUnsupportedAndInvalidDefinitionsSkipped(t *testing.T) {
 	for _, r := range e.m.collector.drain() {
 		if r.Name != "good" {
 			t.Fatalf("unexpected result %+v", r)
+		}
+	}
+}
+
+// Definitions that arrive as a full (CREATE) event every 20 seconds, one of
+// them changed each time, driven on the scheduler's own clock (the times
+// given to reschedule and dispatchDue): every alert still runs once a
+// minute, because an unchanged definition keeps its schedule and a changed
+// one counts from its own last run.
+func TestSchedulesSurviveFrequentDefinitionEvents(t *testing.T) {
+	e := newEnv(t, nil)
+	s := newScheduler(e.m)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); s.wg.Wait() }()
+	defs := func(step int) *defSnapshot {
+		changing := recoveryDef(2, "changing", 1)
+		changing["source"] = map[string]any{"type": "RECOVERY", "reporting": map[string]any{
+			"ok": map[string]any{"text": fmt.Sprintf("version %d", step)}}}
+		return newDefSnapshot([]ClusterDefinitions{cluster(t, "2", "h1", nil, recoveryDef(1, "steady", 1), changing)})
+	}
+	// In the future, so that no run counts as missed on the real clock the
+	// checks use.
+	t0 := time.Now().Add(time.Hour)
+	s.reschedule(defs(0), "CREATE", t0)
+	step := 0
+	for now := t0; !now.After(t0.Add(4 * time.Minute)); now = now.Add(20 * time.Second) {
+		if step > 0 {
+			s.reschedule(defs(step), "CREATE", now)
+		}
+		s.dispatchDue(ctx, now)
+		if step%3 == 0 && step > 0 {
+			// A minute has passed: both ran, and their checks finish
+			// before the next event, as they would in 20 seconds.
+			waitResults(t, e, "steady", "changing")
+		}
+		step++
+	}
+	for uuid, want := range map[string]time.Time{
+		"uuid-1-steady":   t0.Add(5 * time.Minute),
+		"uuid-2-changing": t0.Add(5 * time.Minute),
+	} {
+		if got := s.jobs[uuid].next; !got.Equal(want) {
+			t.Errorf("%s: next run at t0+%s, want t0+%s", uuid, got.Sub(t0), want.Sub(t0))
+		}
+	}
+}
+
+// A definition replaced by a new uuid (what the server sends when it
+// changes) is scheduled from the last run of the job it replaces, with its
+// new interval, on CREATE and UPDATE alike.
+func TestChangedDefinitionCountsFromItsLastRun(t *testing.T) {
+	e := newEnv(t, nil)
+	s := newScheduler(e.m)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); s.wg.Wait() }()
+	snap := func(defs ...map[string]any) *defSnapshot {
+		return newDefSnapshot([]ClusterDefinitions{cluster(t, "2", "h1", nil, defs...)})
+	}
+	t0 := time.Now().Add(time.Hour)
+	s.reschedule(snap(recoveryDef(1, "a", 2), recoveryDef(2, "b", 5)), "CREATE", t0)
+	s.dispatchDue(ctx, t0.Add(2*time.Minute)) // a runs
+	e.waitResult("a", 10*time.Second)
+
+	a3 := recoveryDef(1, "a", 3)
+	a3["uuid"] = "uuid-1-a-v2"
+	b1 := recoveryDef(2, "b", 1)
+	b1["uuid"] = "uuid-2-b-v2"
+	s.reschedule(snap(a3, b1), "CREATE", t0.Add(2*time.Minute+30*time.Second))
+	next := func(uuid string) time.Duration {
+		t.Helper()
+		j, ok := s.jobs[uuid]
+		if !ok {
+			t.Fatalf("job %s not scheduled", uuid)
+		}
+		return j.next.Sub(t0)
+	}
+	if _, ok := s.jobs["uuid-1-a"]; ok {
+		t.Error("the replaced job is still scheduled")
+	}
+	// a last ran at 2m: 2m + 3m. b never ran; it was scheduled at t0 and
+	// its new interval has passed already, so it is due at once.
+	if got := next("uuid-1-a-v2"); got != 5*time.Minute {
+		t.Errorf("changed a: next run at t0+%s, want t0+5m", got)
+	}
+	if got := next("uuid-2-b-v2"); got != time.Minute {
+		t.Errorf("changed b: next run at t0+%s, want t0+1m (due)", got)
+	}
+
+	// UPDATE: the same uuid with a new interval.
+	s.dispatchDue(ctx, t0.Add(5*time.Minute)) // a (and b) run
+	a1 := recoveryDef(1, "a", 1)
+	a1["uuid"] = "uuid-1-a-v2"
+	s.reschedule(snap(a1, b1), "UPDATE", t0.Add(5*time.Minute+10*time.Second))
+	if got := next("uuid-1-a-v2"); got != 6*time.Minute {
+		t.Errorf("updated a: next run at t0+%s, want t0+6m", got)
+	}
+}
+
+// waitResults waits for one result of each named alert, in any order.
+func waitResults(t *testing.T, e *testEnv, names ...string) {
+	t.Helper()
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	deadline := time.After(10 * time.Second)
+	for len(want) > 0 {
+		select {
+		case r := <-e.results:
+			delete(want, r.Name)
+		case <-deadline:
+			t.Fatalf("no result within 10s for %v", want)
 		}
 	}
 }

@@ -13,10 +13,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/ambari-go/ambari-agent/internal/cache"
 	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/sirupsen/logrus"
 )
@@ -44,6 +46,10 @@ const (
 type Config struct {
 	// CacheDir is [agent] cache_dir.
 	CacheDir string
+	// AgentDirs are the agent's own directories besides
+	// <CacheDir>/cluster_cache ([agent] prefix, [security] keysdir, the
+	// tmp dir): no directory is provided in them (CheckNotAgentDir).
+	AgentDirs []string
 	// AutoUpdate reports [agentConfig] agent.auto.cache.update; false turns
 	// every download check off. It changes with metadata updates, hence a
 	// function. nil means enabled.
@@ -84,6 +90,8 @@ type Cache struct {
 	cfg    Config
 	log    *logrus.Entry
 	client *http.Client
+	// agentDirs are cfg.AgentDirs and the cluster caches.
+	agentDirs []string
 
 	mu sync.Mutex
 	// inflight holds one channel per directory being checked right now;
@@ -126,11 +134,12 @@ func New(cfg Config) *Cache {
 		IdleConnTimeout:       30 * time.Second,
 	}
 	return &Cache{
-		cfg:      cfg,
-		log:      log,
-		client:   &http.Client{Transport: transport},
-		inflight: make(map[string]chan struct{}),
-		checked:  make(map[string]struct{}),
+		cfg:       cfg,
+		log:       log,
+		client:    &http.Client{Transport: transport},
+		agentDirs: append(slices.Clone(cfg.AgentDirs), filepath.Join(cfg.CacheDir, cache.DirName)),
+		inflight:  make(map[string]chan struct{}),
+		checked:   make(map[string]struct{}),
 	}
 }
 
@@ -156,6 +165,9 @@ func (c *Cache) Provide(ctx context.Context, serverURL, sub string) (string, err
 	full, err := SafeJoin(c.cfg.CacheDir, sub)
 	if err != nil {
 		return "", err
+	}
+	if err := CheckNotAgentDir(full, c.agentDirs); err != nil {
+		return "", fmt.Errorf("cache directory %q: %w", sub, err)
 	}
 	if c.cfg.AutoUpdate != nil && !c.cfg.AutoUpdate() {
 		return full, nil

@@ -468,3 +468,25 @@ func TestProvideTLS(t *testing.T) {
 		t.Fatalf("trusted CA: %v", err)
 	}
 }
+
+// A server naming the agent's saved cluster caches (or another directory of
+// its own) as a cache directory gets an error; nothing is downloaded and the
+// directory is left as it was.
+func TestProvideRefusesAgentDirectories(t *testing.T) {
+	root := t.TempDir()
+	cacheDir := filepath.Join(root, "cache")
+	saved := filepath.Join(cacheDir, "cluster_cache", "configurations.json")
+	os.MkdirAll(filepath.Dir(saved), 0o755)
+	os.WriteFile(saved, []byte(`{"2": {}}`), 0o600)
+	os.MkdirAll(filepath.Join(cacheDir, "keys"), 0o700)
+	c := New(Config{CacheDir: cacheDir, AgentDirs: []string{filepath.Join(cacheDir, "keys")}})
+	for _, sub := range []string{"cluster_cache", "cluster_cache/", "keys", "stacks/../cluster_cache"} {
+		_, err := c.Provide(context.Background(), "http://127.0.0.1:1/resources", sub)
+		if !errors.Is(err, ErrAgentDir) {
+			t.Errorf("Provide(%q): %v, want ErrAgentDir", sub, err)
+		}
+	}
+	if b, err := os.ReadFile(saved); err != nil || string(b) != `{"2": {}}` {
+		t.Errorf("saved cluster cache changed: %q %v", b, err)
+	}
+}

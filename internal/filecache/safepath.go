@@ -13,6 +13,57 @@ import (
 // archive would lead outside the directory it must stay in.
 var ErrUnsafePath = errors.New("path escapes its base directory")
 
+// ErrAgentDir is returned (wrapped) when a path taken from a command would
+// lead into, or replace, one of the agent's own directories.
+var ErrAgentDir = errors.New("the agent's own directories cannot be used by commands")
+
+// CheckNotAgentDir refuses path when it is, lies inside or holds one of
+// dirs, the agent's own directories (its cluster caches, keys, data and
+// tmp): a cache directory replaced there would overwrite the agent's state,
+// and a script run from there would run what the agent wrote. Paths are
+// compared both as written and with symbolic links resolved. Empty entries
+// of dirs are ignored.
+func CheckNotAgentDir(path string, dirs []string) error {
+	p := filepath.Clean(path)
+	rp := resolveExisting(p)
+	for _, d := range dirs {
+		if d == "" {
+			continue
+		}
+		d = filepath.Clean(d)
+		rd := resolveExisting(d)
+		switch {
+		case within(d, p) || within(rd, rp):
+			return fmt.Errorf("%s lies in the agent's own directory %s: %w", path, d, ErrAgentDir)
+		case within(p, d) || within(rp, rd):
+			return fmt.Errorf("%s holds the agent's own directory %s: %w", path, d, ErrAgentDir)
+		}
+	}
+	return nil
+}
+
+// resolveExisting resolves the symbolic links of the longest existing
+// prefix of path and appends the rest; path as it is when that fails.
+func resolveExisting(path string) string {
+	existing, rest := path, ""
+	for {
+		if _, err := os.Lstat(existing); err == nil {
+			break
+		}
+		parent := filepath.Dir(existing)
+		if parent == existing {
+			return path
+		}
+		rest = filepath.Join(filepath.Base(existing), rest)
+		existing = parent
+	}
+	real, err := filepath.EvalSymlinks(existing)
+	if err != nil {
+		return path
+	}
+	return filepath.Join(real, rest)
+}
+
 // SafeJoin joins root and rel and makes sure the result stays inside root:
 // rel must be relative, must not climb out with "..", and no symbolic link
 // along the existing part of the joined path may point outside root. root

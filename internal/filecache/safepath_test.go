@@ -49,3 +49,39 @@ func TestSafeJoin(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckNotAgentDir(t *testing.T) {
+	// cache_dir set to the agent's home: its own directories sit beside
+	// the stacks.
+	root := t.TempDir()
+	for _, d := range []string{"cluster_cache", "data", "keys", "tmp", "stacks/DEMO"} {
+		os.MkdirAll(filepath.Join(root, d), 0o755)
+	}
+	os.Symlink(filepath.Join(root, "cluster_cache"), filepath.Join(root, "stacks", "cc"))
+	os.Symlink("../../keys", filepath.Join(root, "stacks", "DEMO", "k"))
+	agentDirs := []string{filepath.Join(root, "cluster_cache"), filepath.Join(root, "data"), filepath.Join(root, "keys"), filepath.Join(root, "tmp"), ""}
+	cases := map[string]bool{ // rel -> refused
+		"stacks/DEMO/package": false,
+		"stacks":              false,
+		"custom_actions":      false,
+		"cluster_cache":       true,
+		"cluster_cache/x/y":   true,
+		"data":                true,
+		"keys/ca.key":         true,
+		"tmp/":                true,
+		".":                   true, // holds them all
+		"stacks/cc":           true, // a link into the cluster caches
+		"stacks/cc/new":       true,
+		"stacks/DEMO/k":       true,
+	}
+	for rel, refused := range cases {
+		p, err := SafeJoin(root, rel)
+		if err != nil {
+			t.Fatalf("SafeJoin(%q): %v", rel, err)
+		}
+		err = CheckNotAgentDir(p, agentDirs)
+		if refused != errors.Is(err, ErrAgentDir) {
+			t.Errorf("%s: %v, refused %v", rel, err, refused)
+		}
+	}
+}

@@ -85,6 +85,10 @@ type Config struct {
 	CacheDir string
 	// TmpDir is passed to scripts as argv[6]; "" = DefaultTmpDir.
 	TmpDir string
+	// KeysDir is [security] keysdir. With Prefix, TmpDir and
+	// <CacheDir>/cluster_cache it is a directory of the agent's own that no
+	// script or cache directory of a command may lead into.
+	KeysDir string
 	// WorkDir is the scripts' working directory; "" = the agent's own (the
 	// control script starts the agent in /var/lib/ambari-agent).
 	WorkDir string

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ambari-go/ambari-agent/internal/cache"
 	"github.com/ambari-go/ambari-agent/internal/filecache"
 )
 
@@ -163,6 +164,9 @@ func (o *Orchestrator) agentParams() agentParams {
 // is downloaded or run.
 func (o *Orchestrator) provide(ctx context.Context, serverURL, sub string) (string, error) {
 	full, err := filecache.SafeJoin(o.cfg.CacheDir, sub)
+	if err == nil {
+		err = filecache.CheckNotAgentDir(full, o.agentDirs())
+	}
 	if err != nil {
 		return "", agentErrorf("Refusing cache directory %q: %w", sub, err)
 	}
@@ -175,9 +179,18 @@ func (o *Orchestrator) provide(ctx context.Context, serverURL, sub string) (stri
 	return full, nil
 }
 
+// agentDirs are the agent's own directories, which no command path may
+// lead into.
+func (o *Orchestrator) agentDirs() []string {
+	return []string{o.cfg.Prefix, o.cfg.TmpDir, o.cfg.KeysDir, filepath.Join(o.cfg.CacheDir, cache.DirName)}
+}
+
 // scriptPath returns <cache_dir>/rel, refusing paths that escape cache_dir.
 func (o *Orchestrator) scriptPath(rel string) (string, error) {
 	full, err := filecache.SafeJoin(o.cfg.CacheDir, rel)
+	if err == nil {
+		err = filecache.CheckNotAgentDir(full, o.agentDirs())
+	}
 	if err != nil {
 		return "", agentErrorf("Refusing to run script %q: %w", rel, err)
 	}

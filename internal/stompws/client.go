@@ -30,6 +30,7 @@ const (
 	DefaultWriteTimeout       = 10 * time.Second
 	DefaultMaxPendingRequests = 256
 	DefaultQueueLen           = 100
+	DefaultMaxBufferedBytes   = 64 << 20
 )
 
 // subscriptionID is the id of every subscription: the Python agent uses
@@ -84,6 +85,12 @@ type Config struct {
 	// MaxPendingRequests bounds the requests waiting for replies.
 	// Default 256.
 	MaxPendingRequests int
+	// MaxBufferedBytes bounds the bodies of the messages that wait in the
+	// subscription queues or are being handled, all subscriptions
+	// together. When the next message would go beyond it, the reader stops
+	// reading until handlers have freed enough (a message is always let
+	// through when nothing is buffered). Default 64 MiB.
+	MaxBufferedBytes int
 }
 
 func (cfg Config) withDefaults() Config {
@@ -104,6 +111,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.MaxPendingRequests <= 0 {
 		cfg.MaxPendingRequests = DefaultMaxPendingRequests
+	}
+	if cfg.MaxBufferedBytes <= 0 {
+		cfg.MaxBufferedBytes = DefaultMaxBufferedBytes
 	}
 	return cfg
 }
@@ -147,8 +157,15 @@ type Conn struct {
 	errOnce sync.Once
 	err     error // why the connection ended; set before done is closed
 
+	// inbound is what the subscription queues hold, in bytes; the reader
+	// waits on it (flow control, see doc.go).
+	inbound *inboundBudget
+
 	pongBusy atomic.Bool
-	dropped  atomic.Uint64
+	// readPaused is set while the reader waits for room in the queues;
+	// pauses counts the waits begun.
+	readPaused atomic.Bool
+	pauses     atomic.Uint64
 }
 
 // Dial connects to the server: TCP, TLS, the WebSocket handshake of the
@@ -217,6 +234,7 @@ func newConn(cfg Config, ws *websocket.Conn) *Conn {
 		enc:     newEncoder(),
 		pending: make(map[string]chan *Message),
 		subs:    make(map[string]*subscription),
+		inbound: newInboundBudget(cfg.MaxBufferedBytes),
 		done:    make(chan struct{}),
 		sendFrame: frame.New(frame.SEND,
 			frame.ContentLength, "",
@@ -301,9 +319,10 @@ func (c *Conn) readFrame() (*frame.Frame, error) {
 	}
 }
 
-// readLoop dispatches inbound frames until the connection ends. It never
-// blocks on a consumer: replies go to buffered channels, messages to
-// bounded subscription queues.
+// readLoop dispatches inbound frames until the connection ends. Replies go
+// to buffered channels at once; messages go to bounded subscription queues,
+// and when those are full (in messages or in bytes) the loop waits for room
+// instead of reading on, so that TCP pushes back on the server.
 func (c *Conn) readLoop() {
 	for {
 		f, err := c.readFrame()
@@ -364,14 +383,48 @@ func (c *Conn) route(f *frame.Frame) {
 		c.log.WithField("destination", m.Destination).Warn("message for a destination with no subscription dropped")
 		return
 	}
+	c.enqueue(s, m)
+}
+
+// enqueue puts m on s's queue once both the queue and the byte budget have
+// room for it, or gives up when the connection ends.
+func (c *Conn) enqueue(s *subscription, m *Message) {
+	n := len(m.Body)
+	acquired := c.inbound.tryAcquire(n)
+	if acquired {
+		select {
+		case s.queue <- m:
+			return
+		default:
+		}
+	}
+	// Flow control: read nothing more until the handlers make room.
+	began := time.Now()
+	c.pauses.Add(1)
+	c.readPaused.Store(true)
+	defer c.readPaused.Store(false)
+	if !acquired && !c.inbound.acquire(n, c.done) {
+		return
+	}
 	select {
 	case s.queue <- m:
-	default:
-		c.dropped.Add(1)
-		c.log.WithFields(logrus.Fields{"destination": m.Destination, HeaderMessageID: m.MessageID}).
-			Errorf("subscription queue full (%d messages), message dropped", cap(s.queue))
+	case <-c.done:
+		c.inbound.release(n)
+		return
+	}
+	paused := time.Since(began)
+	bytes, msgs := c.inbound.usage()
+	log := c.log.WithFields(logrus.Fields{"destination": m.Destination, "buffered": fmt.Sprintf("%d bytes in %d messages", bytes, msgs)})
+	if paused < slowPause {
+		log.Debugf("reading from the server paused for %s: inbound queues full", paused.Round(time.Millisecond))
+	} else {
+		log.Infof("reading from the server paused for %s: inbound queues full", paused.Round(time.Millisecond))
 	}
 }
+
+// slowPause is how long the reader may wait for room in the inbound queues
+// before the pause is worth an INFO line.
+const slowPause = time.Second
 
 // replyDest is /user/ as compared: the Python agent strips trailing '/'
 // from both the destination and its listeners' topics.
@@ -389,9 +442,10 @@ type subscription struct {
 // Python agent does) and starts one goroutine that calls h for each message
 // whose destination equals this one, trailing '/' ignored on both sides.
 // Messages wait in a queue of queueLen (DefaultQueueLen if <= 0); when it is
-// full new messages are dropped, counted (DroppedMessages) and logged, so a
-// slow handler never stalls the connection. Queued messages are discarded
-// when the connection ends.
+// full, or all queues together hold Config.MaxBufferedBytes, the connection
+// stops reading until the handler catches up: nothing is dropped, and a slow
+// handler delays every later frame, replies included (see doc.go, "Flow
+// control"). Queued messages are discarded when the connection ends.
 //
 // Subscribing to "/user/" asks the server for replies; they are delivered to
 // Request, so h must be nil for it. Every other destination needs a handler,
@@ -443,6 +497,7 @@ func (c *Conn) drain(s *subscription) {
 			return
 		case m := <-s.queue:
 			c.handle(s, m)
+			c.inbound.release(len(m.Body))
 		}
 	}
 }
@@ -456,10 +511,6 @@ func (c *Conn) handle(s *subscription, m *Message) {
 	s.h(m)
 }
 
-// DroppedMessages is the number of messages dropped so far because a
-// subscription queue was full.
-func (c *Conn) DroppedMessages() uint64 { return c.dropped.Load() }
-
 // Send sends body to destination without waiting for the reply (which the
 // server sends anyway and which is dropped on arrival). Every SEND carries
 // the next correlationId of this connection, counting from 0.
@@ -472,12 +523,16 @@ func (c *Conn) Send(ctx context.Context, destination string, body []byte) error 
 // arrives on /user/ with the same correlationId. It fails with
 // ErrRequestTimeout when no reply comes within Config.RequestTimeout (a hard
 // deadline, unlike the Python agent's), earlier if ctx ends, and at once
-// when the connection dies.
+// when the connection dies. Time the reader spends held back by full
+// queues while handlers drain them does not count: the reply may be
+// waiting, unread, behind the pushes (see doc.go, "Flow control").
 func (c *Conn) Request(ctx context.Context, destination string, body []byte) ([]byte, error) {
-	ctx, cancel := context.WithTimeoutCause(ctx, c.cfg.RequestTimeout, ErrRequestTimeout)
+	sctx, cancel := context.WithTimeoutCause(ctx, c.cfg.RequestTimeout, ErrRequestTimeout)
 	defer cancel()
 	reply := make(chan *Message, 1)
-	cid, err := c.send(ctx, destination, body, reply)
+	mark := c.flowMark()
+	// sctx bounds the send; the wait below has its own, extensible timer.
+	cid, err := c.send(sctx, destination, body, reply)
 	if err != nil {
 		return nil, err
 	}
@@ -486,14 +541,45 @@ func (c *Conn) Request(ctx context.Context, destination string, body []byte) ([]
 		delete(c.pending, cid)
 		c.mu.Unlock()
 	}()
-	select {
-	case m := <-reply:
-		return m.Body, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("stompws: request to %s (correlationId %s): %w", destination, cid, context.Cause(ctx))
-	case <-c.done:
-		return nil, fmt.Errorf("stompws: request to %s (correlationId %s): %w", destination, cid, c.err)
+	deadline, _ := sctx.Deadline()
+	timer := time.NewTimer(time.Until(deadline))
+	if cd, ok := ctx.Deadline(); ok && !cd.After(deadline) {
+		timer.Stop() // the caller's deadline comes first
 	}
+	defer timer.Stop()
+	for {
+		select {
+		case m := <-reply:
+			return m.Body, nil
+		case <-ctx.Done():
+			return nil, fmt.Errorf("stompws: request to %s (correlationId %s): %w", destination, cid, context.Cause(ctx))
+		case <-timer.C:
+			var heldBack bool
+			if mark, heldBack = c.heldBack(mark); heldBack {
+				timer.Reset(c.cfg.RequestTimeout)
+				continue
+			}
+			return nil, fmt.Errorf("stompws: request to %s (correlationId %s): %w", destination, cid, ErrRequestTimeout)
+		case <-c.done:
+			return nil, fmt.Errorf("stompws: request to %s (correlationId %s): %w", destination, cid, c.err)
+		}
+	}
+}
+
+// flowMark is a point in the history of the reader's flow control.
+type flowMark struct{ pauses, releases uint64 }
+
+func (c *Conn) flowMark() flowMark {
+	return flowMark{pauses: c.pauses.Load(), releases: c.inbound.releases()}
+}
+
+// heldBack reports whether, since m, the reader has been held back by full
+// queues while the handlers made progress, and returns the new mark. A
+// reader paused behind handlers that make no progress is not held back
+// but stuck, and a request waiting behind it times out.
+func (c *Conn) heldBack(m flowMark) (flowMark, bool) {
+	n := c.flowMark()
+	return n, n.releases != m.releases && (c.readPaused.Load() || n.pauses != m.pauses)
 }
 
 // send writes one SEND frame. When reply is not nil it is registered under

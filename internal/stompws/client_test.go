@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -248,7 +250,7 @@ func echoLoop(sc *ServerConn) {
 	}
 }
 
-func TestFullQueueDropsAreCounted(t *testing.T) {
+func TestFullQueueStopsTheReaderAndLosesNothing(t *testing.T) {
 	more := make(chan struct{})
 	srv := startServer(t, func(sc *ServerConn) {
 		if !accept(t, sc) {
@@ -271,19 +273,184 @@ func TestFullQueueDropsAreCounted(t *testing.T) {
 	}
 	recv(t, started, "first message") // the handler now holds message 0
 	close(more)
-	// The server writes in order, so once the reply is in, all nine pushes
-	// have been read: two fit in the queue, seven are dropped.
-	if _, err := c.Request(context.Background(), "/heartbeat", []byte("{}")); err != nil {
-		t.Fatal(err)
-	}
-	if got := c.DroppedMessages(); got != 7 {
-		t.Errorf("DroppedMessages = %d, want 7", got)
+	// The reply comes after the nine pushes: two fit in the queue, the
+	// reader holds the third and reads no further until there is room.
+	replied := make(chan error, 1)
+	go func() {
+		_, err := c.Request(context.Background(), "/heartbeat", []byte("{}"))
+		replied <- err
+	}()
+	waitFor(t, "the reader to pause", c.readPaused.Load)
+	select {
+	case err := <-replied:
+		t.Fatalf("reply read past a full queue (%v)", err)
+	default:
 	}
 	close(release)
-	for _, want := range []string{"1", "2"} {
-		if got := recv(t, started, "queued message"); got != want {
-			t.Errorf("delivered %s, want %s", got, want)
+	for i := 1; i <= 9; i++ {
+		if got := recv(t, started, "queued message"); got != strconv.Itoa(i) {
+			t.Fatalf("delivered %s, want %d", got, i)
 		}
+	}
+	if err := recv(t, replied, "the reply"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestByteBoundHoldsAcrossSubscriptions pushes far more than the byte bound
+// to two subscriptions whose handlers are stuck: the reader stops at the
+// bound, the server cannot write everything (TCP pushes back), and once the
+// handlers go on every message arrives, in order, while handlers that send
+// acknowledgements meanwhile are not blocked by the paused reader.
+func TestByteBoundHoldsAcrossSubscriptions(t *testing.T) {
+	const (
+		bound = 4 << 20
+		size  = 1 << 20
+		count = 96 // well beyond the bound plus what loopback TCP buffers
+	)
+	topics := []string{"/user/configs", "/events/topologies"}
+	wrote := make(chan struct{})
+	srv := startServer(t, func(sc *ServerConn) {
+		if !accept(t, sc) {
+			return
+		}
+		for range topics {
+			_, _ = sc.ReadFrame() // SUBSCRIBE
+		}
+		body := strings.Repeat("x", size)
+		for i := range count {
+			if sc.WriteFrame(push(topics[i%2], strconv.Itoa(i), body)) != nil {
+				return
+			}
+		}
+		close(wrote)
+		echoLoop(sc)
+	})
+	c := dial(t, srv, func(cfg *Config) { cfg.MaxBufferedBytes = bound })
+	_ = c.Subscribe("/user/", 0, nil)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	got := map[string][]string{}
+	peak := 0
+	all := make(chan struct{})
+	for _, topic := range topics {
+		err := c.Subscribe(topic, 100, func(m *Message) {
+			used, _ := c.inbound.usage()
+			<-release
+			if err := c.Send(context.Background(), "/reports/responses", []byte(m.MessageID)); err != nil {
+				t.Errorf("ack %s: %v", m.MessageID, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			peak = max(peak, used)
+			got[m.Destination] = append(got[m.Destination], m.MessageID)
+			if len(got[topics[0]])+len(got[topics[1]]) == count {
+				close(all)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the reader to pause", c.readPaused.Load)
+	if used, msgs := c.inbound.usage(); used > bound {
+		t.Errorf("%d bytes in %d messages buffered, bound %d", used, msgs, bound)
+	}
+	select {
+	case <-wrote:
+		t.Fatalf("the server wrote all %d MiB while the client's bound is %d MiB", count*size>>20, bound>>20)
+	default:
+	}
+	close(release)
+	// 96 MiB through TLS, under the race detector on a loaded machine.
+	select {
+	case <-all:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("timed out waiting for every message")
+	}
+	recv(t, wrote, "the server's last write")
+	if peak > bound {
+		t.Errorf("peak %d bytes buffered, bound %d", peak, bound)
+	}
+	for i, topic := range topics {
+		for j, id := range got[topic] {
+			if want := strconv.Itoa(2*j + i); id != want {
+				t.Fatalf("%s: message %d is %s, want %s", topic, j, id, want)
+			}
+		}
+	}
+	if _, err := c.Request(context.Background(), "/heartbeat", []byte("{}")); err != nil {
+		t.Fatalf("request after the flood: %v", err)
+	}
+}
+
+// requestBehindPushes serves one client: after its SUBSCRIBE and its first
+// SEND it writes n pushes to /user/configs and only then the reply.
+func requestBehindPushes(t *testing.T, n int) *httptest.Server {
+	return startServer(t, func(sc *ServerConn) {
+		if !accept(t, sc) {
+			return
+		}
+		_, _ = sc.ReadFrame() // SUBSCRIBE
+		req, err := sc.ReadFrame()
+		if err != nil {
+			return
+		}
+		for i := range n {
+			_ = sc.WriteFrame(push("/user/configs", strconv.Itoa(i), "{}"))
+		}
+		_ = sc.WriteFrame(reply(req, []byte("{}")))
+		echoLoop(sc)
+	})
+}
+
+// A reply behind pushes that slow handlers are working through arrives
+// later than the request timeout, and is still taken: the wait was ours.
+func TestRequestWaitsWhileHandlersDrainTheQueues(t *testing.T) {
+	srv := requestBehindPushes(t, 8)
+	c := dial(t, srv, func(cfg *Config) { cfg.RequestTimeout = 300 * time.Millisecond })
+	var handled atomic.Int32
+	err := c.Subscribe("/user/configs", 1, func(*Message) {
+		time.Sleep(100 * time.Millisecond) // a slow apply: 800 ms for all
+		handled.Add(1)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Request(context.Background(), "/heartbeat", []byte("{}")); err != nil {
+		t.Fatalf("request behind a draining queue: %v", err)
+	}
+	// Behind the reply: one push in the handler, one in the queue.
+	if n := handled.Load(); n < 6 {
+		t.Errorf("reply taken after %d of 8 pushes were handled; it was written after all of them", n)
+	}
+}
+
+// A handler that never returns holds the reader for good: a request behind
+// it times out instead of waiting forever.
+func TestRequestBehindAStuckHandlerTimesOut(t *testing.T) {
+	srv := requestBehindPushes(t, 8)
+	c := dial(t, srv, func(cfg *Config) { cfg.RequestTimeout = 300 * time.Millisecond })
+	release := make(chan struct{})
+	defer close(release)
+	if err := c.Subscribe("/user/configs", 1, func(*Message) { <-release }); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Request(context.Background(), "/heartbeat", []byte("{}"))
+	if !errors.Is(err, ErrRequestTimeout) {
+		t.Fatalf("want ErrRequestTimeout, got %v", err)
+	}
+}
+
+// waitFor polls cond until it holds, with a generous deadline.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -33,10 +33,10 @@
 //     stomp.Conn routes MESSAGE frames by subscription id through a map, so a
 //     second subscription with the same id silently replaces the first. We
 //     route by the destination header instead, as the Python agent does;
-//   - its processing loop blocks on a full subscription channel, which
-//     stalls the reader and with it every reply. Here each subscription has a
-//     bounded queue drained by its own goroutine; a full queue drops the
-//     message, counts and logs it, and the reader goes on.
+//   - its subscription channels are bounded in messages only, so a flood
+//     of large pushes is held in memory whole. Here each subscription has a
+//     bounded queue drained by its own goroutine, and all queues share one
+//     byte budget (see Flow control).
 //
 // Inbound frames are decoded by our own small decoder: go-stomp's
 // frame.Reader trusts content-length and allocates that much before reading,
@@ -58,13 +58,44 @@
 // gorilla/websocket's client writer fragments messages larger than its write
 // buffer.
 //
+// # Flow control
+//
+// A message waits in its subscription's queue, and counts against
+// Config.MaxBufferedBytes (64 MiB by default, all subscriptions together)
+// from the moment it is read until its handler returns. When its queue is
+// full or the budget has no room for it, the reader holds it and stops
+// reading: the socket's buffers fill and TCP slows the server down. Nothing
+// is dropped and memory stays bounded (the budget, plus the one message in
+// hand and one undecoded WebSocket message). The Python agent, like
+// go-stomp, bounds its queues in messages only, so twenty 15 MiB
+// configuration pushes are held at once.
+//
+// Replies travel on the same stream, so a paused reader delays them too.
+// Handlers may Send while the reader is paused (writing needs only the
+// write lock), and the pause ends as soon as they make room. A request
+// whose reply is held up that way is not failed: time during which the
+// reader was held back while handlers made progress does not count against
+// its deadline. The agent's handlers (internal/heartbeat) apply a cache
+// update, queue commands and acknowledge, so a heartbeat reply behind a
+// flood of pushes is late by the time they take to drain the budget, and
+// the session survives it.
+//
+// Only a handler that waits for something the reader must bring could hold
+// the reader for good. The agent has one: a cache push that arrives while
+// that cache is being requested at registration waits for the request's
+// reply. Should such pushes fill the whole budget first, the handlers make
+// no progress, the request times out, the session ends and the agent
+// registers again, requesting every cache by hash: the stall lasts one
+// request timeout and loses nothing.
+//
 // # Where we differ from the Python agent
 //
 //   - The connect frame carries heart-beat:0,0 explicitly (the Python client
 //     omits the header, which means the same). There is no STOMP heart-beating
 //     and no WebSocket ping from our side; a quiet link lives until either
 //     peer closes it. Incoming heart-beats (a lone EOL) are tolerated.
-//   - Request waits have a hard deadline. The Python agent restarts its wait
+//   - Request waits have a hard deadline, extended only while our own flow
+//     control keeps the reply unread. The Python agent restarts its wait
 //     whenever any reply arrives (docs/protocol.md §3.4).
 //   - Pending requests fail at once when the connection dies instead of
 //     waiting for their timeout, and sends on a dead connection fail fast.
