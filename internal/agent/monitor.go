@@ -103,6 +103,9 @@ func (a *Agent) newHealth() (*health, error) {
 		State: func(st *monitor.State) {
 			st.Components = a.localComponents()
 			st.PendingReports = a.pendingReports()
+			if d, reason := a.Degraded(); d {
+				st.Degraded = reason
+			}
 		},
 		Base: monitor.State{Pid: os.Getpid(), Version: a.agentVersion(), Build: version.Version + " " + version.Hash, Started: a.startTime},
 		Log:  logging.Component(a.logger, "monitor"),

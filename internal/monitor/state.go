@@ -31,10 +31,13 @@ type State struct {
 	// LinkError says why the link is down, while it is.
 	LinkError string `json:"linkError,omitempty"`
 	// DownSince is when the link went down (zero while registered).
-	DownSince      time.Time         `json:"downSince,omitzero"`
-	Components     int               `json:"components"`
-	PendingReports int               `json:"pendingReports"`
-	Parts          []liveness.Health `json:"parts"`
+	DownSince      time.Time `json:"downSince,omitzero"`
+	Components     int       `json:"components"`
+	PendingReports int       `json:"pendingReports"`
+	// Degraded says why the agent cannot write its data dir, while it
+	// cannot: it runs and heartbeats, but commands and reports may fail.
+	Degraded string            `json:"degraded,omitempty"`
+	Parts    []liveness.Health `json:"parts"`
 }
 
 // StateFile is where the daemon writes its state: next to its pid file.
@@ -101,6 +104,9 @@ func (st *State) Summary() string {
 		}
 		fmt.Fprintf(&b, "; STALLED: %s", strings.Join(names, ", "))
 	}
+	if st.Degraded != "" {
+		fmt.Fprintf(&b, "; DEGRADED: %s", st.Degraded)
+	}
 	return b.String()
 }
 
@@ -142,6 +148,9 @@ func PrintStatus(w io.Writer, st *State, now time.Time, verbose bool) {
 	}
 	fmt.Fprintf(w, "Components: %d\n", st.Components)
 	fmt.Fprintf(w, "Pending reports: %d\n", st.PendingReports)
+	if st.Degraded != "" {
+		fmt.Fprintf(w, "DEGRADED: %s\n", st.Degraded)
+	}
 	stalled := liveness.Stalled(st.Parts)
 	if len(stalled) == 0 {
 		fmt.Fprintf(w, "Stalled parts: none\n")

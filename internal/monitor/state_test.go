@@ -16,7 +16,7 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 
 // statusState builds the state a daemon writes, through the real
 // registry, state file and clock arithmetic.
-func statusState(t *testing.T, registered, stall bool) (*State, time.Time) {
+func statusState(t *testing.T, registered, stall, degraded bool) (*State, time.Time) {
 	t.Helper()
 	start := time.Date(2026, 3, 4, 5, 0, 0, 0, time.UTC)
 	clock := &fakeClock{t: start}
@@ -27,7 +27,12 @@ func statusState(t *testing.T, registered, stall bool) (*State, time.Time) {
 	intake := reg.Part("action queue intake", time.Minute)
 	intake.Idle()
 	m := New(Config{Liveness: reg, Now: clock.Now, Base: State{Pid: 4242, Version: "2.7.8.0", Build: "1a2b3c4", Started: start},
-		State: func(st *State) { st.Components, st.PendingReports = 12, 2 }}, link, hb)
+		State: func(st *State) {
+			st.Components, st.PendingReports = 12, 2
+			if degraded {
+				st.Degraded = "cannot write to /var/lib/ambari-agent/data: no space left on device"
+			}
+		}}, link, hb)
 	m.Connecting("c6401.ambari.apache.org")
 	clock.Add(3 * time.Second)
 	m.Registered("c6401.ambari.apache.org")
@@ -64,12 +69,13 @@ func statusState(t *testing.T, registered, stall bool) (*State, time.Time) {
 // part; -v adds the per-part table.
 func TestStatusGolden(t *testing.T) {
 	for _, tc := range []struct {
-		name              string
-		registered, stall bool
+		name                        string
+		registered, stall, degraded bool
 	}{
-		{"registered", true, false},
-		{"disconnected", false, false},
-		{"stalled", true, true},
+		{"registered", true, false, false},
+		{"disconnected", false, false, false},
+		{"stalled", true, true, false},
+		{"degraded", true, false, true},
 	} {
 		for _, verbose := range []bool{false, true} {
 			name := tc.name
@@ -77,7 +83,7 @@ func TestStatusGolden(t *testing.T) {
 				name += "-v"
 			}
 			t.Run(name, func(t *testing.T) {
-				st, now := statusState(t, tc.registered, tc.stall)
+				st, now := statusState(t, tc.registered, tc.stall, tc.degraded)
 				var b bytes.Buffer
 				PrintStatus(&b, st, now, verbose)
 				golden := filepath.Join("testdata", "status-"+name+".golden")
@@ -102,7 +108,7 @@ func TestStatusGolden(t *testing.T) {
 // TestStatusNamesAStaleStateFile: a state file nobody rewrote for a while
 // is said to be old, since the daemon may be hung.
 func TestStatusNamesAStaleStateFile(t *testing.T) {
-	st, now := statusState(t, true, false)
+	st, now := statusState(t, true, false, false)
 	var b bytes.Buffer
 	PrintStatus(&b, st, now.Add(5*time.Minute), false)
 	if !bytes.Contains(b.Bytes(), []byte("WARNING: this state was written 5m04s ago; the agent may be hung")) {
