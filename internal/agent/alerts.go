@@ -8,10 +8,10 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ambari-go/ambari-agent/internal/alerts"
-	"github.com/ambari-go/ambari-agent/internal/alerts/pyhelper"
 	"github.com/ambari-go/ambari-agent/internal/cache"
 	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/ambari-go/ambari-agent/internal/orchestrator"
+	"github.com/ambari-go/ambari-agent/internal/pyrunner"
 	"github.com/ambari-go/ambari-agent/internal/recovery"
 )
 
@@ -25,7 +25,7 @@ func (a *Agent) buildAlerts(alertsLog *logrus.Logger, w *workers) *alerts.Manage
 		Configurations: &clusterConfigurations{caches: a.caches, orch: w.orch},
 		Recovery:       recoveryCounters{w.recovery},
 		Link:           a.link,
-		PythonConfig: pyhelper.Config{
+		PythonConfig: pyrunner.Config{
 			Python:  w.orch.Python(),
 			LibDirs: cfg.Python.LibDirs,
 			WorkDir: cfg.TmpDir(),

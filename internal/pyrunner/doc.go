@@ -101,4 +101,4 @@
 // Environment: the helper inherits the agent's environment with the
 // configured library directories (default /usr/lib/ambari-agent/lib) put in
 // front of PYTHONPATH.
-package pyhelper
+package pyrunner
