@@ -133,6 +133,9 @@ type Config struct {
 	// for a cluster component, so that the status loop forgets the last
 	// acknowledged status and re-reports it afterwards. May be nil.
 	ComponentCommandStarted func(clusterID, serviceName, component string)
+	// Resident forks scripts from the warm interpreter ([python]
+	// resident_runner); nil: every script in a fresh interpreter.
+	Resident ResidentRunner
 	// Log is the component logger; nil discards.
 	Log *logrus.Entry
 }

@@ -453,3 +453,10 @@ func sameStat(path string, want *fileStamp) bool {
 	}
 	return st.Mtim.Nano() == want.mtime && st.Size == want.size && st.Ino == want.ino
 }
+
+// Prestart starts the runner now, if none runs, and waits until it is
+// ready; the error says why it could not start.
+func (h *Runner) Prestart() error {
+	_, err := h.ensure()
+	return err
+}
