@@ -973,8 +973,6 @@ def main():
     except OSError:
         pass  # started without it: alerts only
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    if PRELOAD_MISSING:
-        log("WARNING", "preload modules not installed, skipped: %s" % ", ".join(PRELOAD_MISSING))
     if PRELOAD_ERROR:
         log("ERROR", "preloading failed, stack scripts run in fresh interpreters: %s" % PRELOAD_ERROR)
     stack_modules()
