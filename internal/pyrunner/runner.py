@@ -992,6 +992,59 @@ def main():
             runner.shutdown()
 
 
+def exit_status(e):
+    """The exit status of an uncaught SystemExit, as the interpreter
+    computes it (printing a non-integer code)."""
+    code = e.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    try:
+        sys.stderr.write(str(code) + "\n")
+    except Exception:
+        pass
+    return 1
+
+
+def finish_script(code):
+    """What the interpreter does on its way out that a script can observe:
+    wait for its non-daemon threads, run atexit handlers, flush the files
+    it left open and the standard streams (120 when stdout cannot be
+    flushed). Then exit without tearing down the heap: freeing the
+    preloaded modules object by object would copy most of the runner's
+    pages for nothing. __del__ methods of objects still alive at exit are
+    not called, which the language allows."""
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        try:
+            threading._shutdown()
+        except BaseException:
+            pass
+    try:
+        import atexit
+        atexit._run_exitfuncs()
+    except BaseException:
+        pass
+    import io
+    std = {id(s) for s in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)}
+    for obj in gc.get_objects():
+        if isinstance(obj, (io.BufferedWriter, io.BufferedRandom, io.TextIOWrapper)) and id(obj) not in std:
+            try:
+                if not obj.closed:
+                    obj.flush()
+            except BaseException:
+                pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None and not stream.closed:
+                stream.flush()
+        except BaseException:
+            if stream is sys.stdout:
+                code = 120
+    return code
+
+
 if __name__ == "__main__":
     _job = None
     try:
@@ -1000,22 +1053,28 @@ if __name__ == "__main__":
         _job = _r
     if _job is not None:
         # A stack script's child: from here on this is the script's
-        # interpreter. Its code runs at the top level, so uncaught
-        # exceptions, sys.exit, atexit handlers and the final flush take the
-        # interpreter's own paths.
+        # interpreter. Its code runs at the top level of this file.
         _source, _path = _job.code
         _globals = _job.module.__dict__
         del _job
+        _code, _sigint = 0, False
         try:
             exec(compile(_source, _path, "exec", dont_inherit=True), _globals)
-        except SystemExit:
-            raise
+        except SystemExit as _e:
+            _code = exit_status(_e)
         except BaseException as _e:
-            # Printed without this file's frame, then re-raised for the
-            # interpreter's exit status (1, or death by SIGINT for
-            # KeyboardInterrupt) with nothing printed twice.
+            # Printed without this file's frame, as the interpreter prints
+            # it; then status 1, or death by SIGINT for KeyboardInterrupt.
             if _e.__traceback__ is not None:
                 _e.__traceback__ = _e.__traceback__.tb_next
-            sys.excepthook(type(_e), _e, _e.__traceback__)
-            sys.excepthook = lambda *_: None
-            raise
+            try:
+                sys.last_type, sys.last_value, sys.last_traceback = type(_e), _e, _e.__traceback__
+                sys.excepthook(type(_e), _e, _e.__traceback__)
+            except BaseException:
+                pass
+            _code, _sigint = 1, isinstance(_e, KeyboardInterrupt)
+        _code = finish_script(_code)
+        if _sigint:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
+        os._exit(_code)

@@ -280,6 +280,22 @@ func TestExitStatuses(t *testing.T) {
 	}
 }
 
+// A file a script leaves open is flushed at exit, as the interpreter
+// flushes it when it frees the file object.
+func TestUnflushedFileIsWritten(t *testing.T) {
+	env := scriptEnv()
+	s := newScriptRunner(t, Config{})
+	s.ready(env)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "left-open.txt")
+	if r := s.resident(filepath.Join(dir, "run"), env, dir, probePath(t), "unflushed", path); r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "written, never flushed or closed" {
+		t.Fatalf("file holds %q", b)
+	}
+}
+
 // waitFile waits for a file a script creates.
 func waitFile(t testing.TB, path string) {
 	t.Helper()

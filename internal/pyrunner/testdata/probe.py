@@ -113,6 +113,9 @@ elif action[0] == "atexit":
     import atexit
     atexit.register(lambda: sys.stdout.write("atexit ran\n"))
     sys.stdout.write("buffered, not flushed")
+elif action[0] == "unflushed":
+    LEFT_OPEN = open(action[1], "w")
+    LEFT_OPEN.write("written, never flushed or closed")
 elif action[0] == "hang":
     import time
     open(action[1], "w").close()
