@@ -1,52 +1,110 @@
-// Package pyhelper runs the agent's one resident Python process.
+// Package pyrunner runs the agent's one resident Python process: the
+// runner.
 //
 // The Python agent executes alert scripts, metric expressions and the stack
-// library's Kerberos HTTP helper inside its own interpreter. A Go agent
-// cannot, so it keeps one long-lived python3 process (started lazily on the
-// first call, restarted on the first call after it died) that does that work
-// on request. The Python source is embedded (helper.py) and written to a
-// private directory at start.
+// library's Kerberos HTTP helper inside its own interpreter, and starts
+// python3 for every stack script (status checks, commands, hooks, custom
+// actions). Almost all of a script's cost is that interpreter starting and
+// importing the stack library. A Go agent keeps one long-lived python3
+// that imports the library once ([python] preload_modules) and forks a
+// child per request. The Python source is embedded (runner.py) and written
+// to a private directory at start.
 //
-// # Concurrency: a forking runner
+// # A forking runner
 //
-// The helper's main loop never runs request code. For every request it
-// forks a child, which runs the request and writes its answer to a pipe; the
-// parent relays answers, enforces per-request timeouts by killing the
-// child's process group, and relays cancellations. So:
+// The runner's main loop never runs request or script code and never calls
+// into the modules it preloaded, so every child starts from modules in the
+// state a fresh import leaves them (Script.config, logging handlers and
+// levels, globals computed from os.environ: the runner is started with the
+// scripts' environment, and replaced when that changes). It imports the
+// preload modules before anything of its own, so a script's child can tell
+// the runner's own modules apart and drop them from sys.modules. It is
+// single-threaded, so forking is safe. So:
 //
-//   - a hung or crashing script only costs its own child; other requests
-//     keep running in their own children;
-//   - modules imported once in the parent (resource_management, the
-//     Kerberos helper, aggregate functions) are shared copy-on-write by
-//     every child instead of being imported per run;
-//   - module-level state a request changes (Script.config, an installed
-//     urllib opener, a patched TLS context) never leaks into the next one;
-//   - the same mechanism can later run stack status checks.
+//   - a hung or crashing request only costs its own child;
+//   - the preloaded modules are shared by every child copy-on-write
+//     instead of being imported per run (gc.freeze keeps the collector from
+//     dirtying their pages);
+//   - nothing a request or script does (monkeypatching, chdir, sys.path,
+//     signals to its own process group) reaches the runner or a later run.
 //
-// The alternative, running requests one at a time in the parent with a
-// timeout, would let one slow script delay every other alert and would
-// need a whole-process restart (and re-import) after each timeout.
+// # Stack scripts
 //
-// Stdin and stdout of the helper carry only the protocol: at start the
-// helper moves them to private descriptors, points fd 0 at /dev/null and fd
-// 1 at stderr, so nothing a script prints or spawns can corrupt or read the
-// protocol. Stderr is the helper's log (Python logging, "LEVEL name -
-// message"), copied into the agent's log.
+// Runner.Start sends the script's command line, environment, working
+// directory and umask, with three descriptors (stdout, stderr, and one end
+// of a socket pair only the agent holds the other end of), over a
+// SOCK_SEQPACKET socket (the runner's fd 3). The runner forks a shepherd,
+// which forks the script's child, writes "pid N" to the run's socket, waits
+// for the child and writes "exit N" (N < 0: killed by signal -N). The
+// child waits for the agent's go-ahead byte before it runs anything: if
+// the agent gave up (no pid within Config.NoAnswer) and closed its end, the
+// child exits and the agent runs a fresh interpreter instead, never both.
 //
-// If the helper itself stops answering (no reply within a call's timeout
-// plus Config.Grace), or its pipes break, it is killed; the calls in flight
-// fail with KindCrashed or KindTimeout and the next call starts a new one.
-// Children die with their parent (PR_SET_PDEATHSIG). There is never more
-// than one helper per Helper value, and the agent creates one Helper.
+// The child then makes itself what `python3 SCRIPT ARGS...` started by the
+// agent would be: its own process group in the agent's session, stdin on
+// /dev/null, stdout and stderr on the output files, every other descriptor
+// closed, the environment replaced wholesale (C environ and os.environ),
+// cwd, umask, signal dispositions and mask as the runner's interpreter had
+// them at start, sys.argv and sys.orig_argv, sys.path recomputed (the
+// script's real directory first, then what the interpreter computed from
+// PYTHONPATH and its prefix), the runner's own modules and the import
+// caches dropped, the standard streams rebuilt as the interpreter builds
+// them, a new __main__. The script's code runs at the runner's top level,
+// after its stack has unwound; uncaught exceptions are printed without the
+// runner's frame; SystemExit, an uncaught exception (1) and
+// KeyboardInterrupt (death by SIGINT) end it as they end a fresh
+// interpreter; on the way out its threads are waited for, atexit handlers
+// run, open files and the standard streams are flushed (120 if stdout
+// cannot be). Known differences: the hash seed is the runner's, the
+// script's frame has the runner's module frame as f_back, /proc/PID/cmdline
+// shows the runner's command line, and objects alive at exit are not
+// finalised (Python does not promise that either).
+//
+// Why a shepherd: the script is a grandchild of the runner, not the
+// agent's child, so its exit status belongs to whoever is its parent. A
+// shepherd of its own (own process group, deaf to SIGTERM/SIGINT/SIGHUP,
+// no death signal) is that parent and reports to the agent directly, so
+// the status survives the runner dying or being replaced mid-run; once the
+// runner is gone the shepherd is reparented to init, which reaps it. The
+// alternative, making the agent a child subreaper, would also make the
+// agent the parent of every daemon a command double-forks (they must then
+// be reaped by the agent, without stealing the statuses os/exec waits
+// for). The shepherd keeps the process tree exactly as it was: daemons go
+// to init as before. Its cost is one more fork per run. If a shepherd is
+// killed, Process.Wait waits for the script to end (pidfd) and returns
+// ErrStatusLost.
+//
+// Every failure falls back: Start returns an error wrapping ErrUnavailable
+// without starting anything when the runner is off, not running (it is
+// started in the background, with backoff after failures), did not answer
+// (it is killed), could not preload (an import raised), or is stale (a
+// preloaded module's file or the interpreter changed on disk, checked at
+// most once a second; or the scripts' environment changed) — it is then
+// replaced in the background. The caller runs a fresh interpreter. The
+// reason is logged once per outage.
+//
+// Stdin and stdout of the runner carry only the alert protocol: at start
+// the runner moves them to private descriptors, points fd 0 at /dev/null
+// and fd 1 at stderr, so nothing a request prints or spawns can corrupt or
+// read the protocol. Stderr is the runner's log ("LEVEL name - message"),
+// copied into the agent's log.
+//
+// If the runner stops answering alert calls (no reply within a call's
+// timeout plus Config.Grace), or its pipes break, it is killed; the calls
+// in flight fail with KindCrashed or KindTimeout and the next call starts a
+// new one. Alert children die with it (PR_SET_PDEATHSIG); stack scripts do
+// not. There is never more than one runner per Runner value (a replaced one
+// lives on only until its alert calls are answered), and the agent creates
+// one Runner, for alerts and scripts.
 //
 // # Protocol
 //
-// UTF-8 JSON, one object per line. Requests (agent to helper):
+// UTF-8 JSON, one object per line. Requests (agent to runner):
 //
 //	{"id": 7, "op": "script_alert", "timeout": 60, "args": {...}}
 //
 // id is a positive integer chosen by the agent; timeout is in seconds (0: no
-// limit), counted from when the helper reads the request. Replies (helper
+// limit), counted from when the runner reads the request. Replies (runner
 // to agent), exactly one per request except for "cancel":
 //
 //	{"id": 7, "ok": true, "result": "<JSON text>"}
@@ -57,7 +115,7 @@
 // (likewise request args may use that dialect). kind is one of exception,
 // timeout, canceled, crashed (the child ended without an answer),
 // unavailable (a needed library is not importable) or bad_request. When it
-// starts, before any request, the helper sends a ready message with id 0
+// starts, before any request, the runner sends a ready message with id 0
 // whose result is {"pid", "python", "resource_management", ...}.
 //
 // Operations:
@@ -98,7 +156,7 @@
 //	              is serialised across children with a file lock and the
 //	              library's last-kinit times are kept in the parent.
 //
-// Environment: the helper inherits the agent's environment with the
-// configured library directories (default /usr/lib/ambari-agent/lib) put in
-// front of PYTHONPATH.
+// Environment: Config.Environ (the agent passes its scripts' environment),
+// else the agent's own with the configured library directories (default
+// /usr/lib/ambari-agent/lib) put in front of PYTHONPATH.
 package pyrunner
