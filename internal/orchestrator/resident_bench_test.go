@@ -117,10 +117,17 @@ func (be *residentBench) check(b *testing.B, i int) {
 // cpu is all CPU time spent so far on the work: this process, its reaped
 // children and the runner with its reaped children.
 func (be *residentBench) cpu(b *testing.B) time.Duration {
+	c := be.cpuParts(b)
+	return c.agent + c.fresh + c.runner + c.forked
+}
+
+type cpuParts struct{ agent, fresh, runner, forked time.Duration }
+
+func (be *residentBench) cpuParts(b *testing.B) cpuParts {
 	var self, children syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
 	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
-	total := tv(self.Utime) + tv(self.Stime) + tv(children.Utime) + tv(children.Stime)
+	c := cpuParts{agent: tv(self.Utime) + tv(self.Stime), fresh: tv(children.Utime) + tv(children.Stime)}
 	if be.runner != nil {
 		pid := be.runner.Pid()
 		// Its shepherds are reaped within a second of their script's end.
@@ -128,9 +135,9 @@ func (be *residentBench) cpu(b *testing.B) time.Duration {
 		for hasChildren(pid) && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
-		total += procCPU(b, pid)
+		c.runner, c.forked = procCPU(b, pid)
 	}
-	return total
+	return c
 }
 
 func tv(t syscall.Timeval) time.Duration {
@@ -142,26 +149,25 @@ func hasChildren(pid int) bool {
 	return err == nil && len(strings.TrimSpace(string(data))) > 0
 }
 
-// procCPU is utime+stime+cutime+cstime of pid.
-func procCPU(b *testing.B, pid int) time.Duration {
+// procCPU is utime+stime and cutime+cstime of pid.
+func procCPU(b *testing.B, pid int) (self, children time.Duration) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		b.Fatal(err)
 	}
 	s := string(data)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	var ticks int64
-	for _, i := range []int{11, 12, 13, 14} {
-		n, _ := strconv.ParseInt(f[i], 10, 64)
-		ticks += n
+	var ticks [4]int64
+	for j, i := range []int{11, 12, 13, 14} {
+		ticks[j], _ = strconv.ParseInt(f[i], 10, 64)
 	}
-	return time.Duration(ticks) * 10 * time.Millisecond
+	return time.Duration(ticks[0]+ticks[1]) * 10 * time.Millisecond, time.Duration(ticks[2]+ticks[3]) * 10 * time.Millisecond
 }
 
 // statusChecks: CPU per status check, one after the other.
 func (be *residentBench) statusChecks(b *testing.B) {
 	const n = 100
-	c0 := be.cpu(b)
+	c0 := be.cpuParts(b)
 	b.ResetTimer()
 	for range b.N {
 		for i := range n {
@@ -169,8 +175,14 @@ func (be *residentBench) statusChecks(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	cpu := be.cpu(b) - c0
-	b.ReportMetric(cpu.Seconds()/float64(n*b.N), "cpu-s/check")
+	c1 := be.cpuParts(b)
+	per := func(d time.Duration) float64 { return d.Seconds() / float64(n*b.N) }
+	b.ReportMetric(per(c1.agent+c1.fresh+c1.runner+c1.forked-c0.agent-c0.fresh-c0.runner-c0.forked), "cpu-s/check")
+	b.ReportMetric(per(c1.agent-c0.agent), "agent-cpu-s/check")
+	if be.runner != nil {
+		b.ReportMetric(per(c1.runner-c0.runner), "runner-cpu-s/check")
+		b.ReportMetric(per(c1.forked-c0.forked), "forked-cpu-s/check")
+	}
 }
 
 // cycle: the status loop's cycle of 100 components, 4 at a time.

@@ -641,7 +641,10 @@ def script_child(request, run_fd, out_fd, err_fd):
         if path and not getattr(sys.flags, "safe_path", False):
             path[0] = os.path.dirname(os.path.realpath(script))
         sys.path[:] = path
-        sys.path_importer_cache.clear()
+        # The runner's own directory is not the script's; the finders of
+        # the other entries stay (they notice directory changes).
+        if INITIAL_PATH and INITIAL_PATH[0] not in path:
+            sys.path_importer_cache.pop(INITIAL_PATH[0], None)
 
         # Forget what only the runner imported; a later import loads it
         # afresh, as in a fresh interpreter.
