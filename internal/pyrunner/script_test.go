@@ -1,6 +1,7 @@
 package pyrunner
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -380,4 +381,145 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(m.Run())
+}
+
+// startEventually starts a script, retrying while the runner is being
+// (re)started; it returns the runner pid that ran it.
+func (s *scriptRunner) startEventually(env []string, dir string) int {
+	s.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out, errf, _, _ := outputs(s.t, dir)
+		p, err := s.r.Start(Spec{Args: []string{s.py, probePath(s.t)}, Env: env, Stdout: out, Stderr: errf})
+		out.Close()
+		errf.Close()
+		if err == nil {
+			pid := s.r.Pid()
+			if code, err := p.Wait(); err != nil || code != 0 {
+				s.t.Fatalf("exit %d, %v", code, err)
+			}
+			return pid
+		}
+		if !errors.Is(err, ErrUnavailable) {
+			s.t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("scripts never ran resident: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A preloaded module changed on disk (a library upgrade): the runner is
+// replaced before scripts run resident again.
+func TestPreloadedFileChangeReplacesRunner(t *testing.T) {
+	lib := t.TempDir()
+	mod := filepath.Join(lib, "upgradable.py")
+	if err := os.WriteFile(mod, []byte("VERSION = 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := scriptEnv("PYTHONPATH=" + lib)
+	s := newScriptRunner(t, Config{Preload: []string{"upgradable"}})
+	s.ready(env)
+	dir := t.TempDir()
+	old := s.startEventually(env, dir)
+	if err := os.WriteFile(mod, []byte("VERSION = 2 # upgraded\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.r.proc.stamps.mu.Lock()
+	s.r.proc.stamps.checked = time.Time{} // check now, not within the second
+	s.r.proc.stamps.mu.Unlock()
+	out, errf, _, _ := outputs(t, dir)
+	_, err := s.r.Start(Spec{Args: []string{s.py, probePath(t)}, Env: env, Stdout: out, Stderr: errf})
+	out.Close()
+	errf.Close()
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("a stale runner took a script: %v", err)
+	}
+	if pid := s.startEventually(env, dir); pid == old {
+		t.Fatalf("still the runner %d", old)
+	}
+}
+
+// A preload import that raises leaves scripts to fresh interpreters; alert
+// calls still work.
+func TestPreloadFailureFallsBack(t *testing.T) {
+	lib := t.TempDir()
+	if err := os.WriteFile(filepath.Join(lib, "broken.py"), []byte("raise RuntimeError('half-installed')\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := scriptEnv("PYTHONPATH=" + lib)
+	s := newScriptRunner(t, Config{Preload: []string{"broken"}})
+	s.r.mu.Lock()
+	s.r.env = env
+	s.r.mu.Unlock()
+	if err := s.r.Prestart(); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.r.Status(); st.Scripts || !strings.Contains(st.PreloadError, "half-installed") {
+		t.Fatalf("status %+v", st)
+	}
+	out, errf, _, _ := outputs(t, t.TempDir())
+	_, err := s.r.Start(Spec{Args: []string{s.py, probePath(t)}, Env: env, Stdout: out, Stderr: errf})
+	out.Close()
+	errf.Close()
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Start after a failed preload: %v", err)
+	}
+	res, err := s.r.Call(context.Background(), "eval", map[string]any{"expression": "{0} * 2", "values": []int{21}}, 10*time.Second)
+	if err != nil || strings.TrimSpace(string(res)) != "42" {
+		t.Fatalf("alert call: %s %v", res, err)
+	}
+}
+
+// A script that damages its own interpreter and signals its own process
+// group harms no later run.
+func TestDamagingScriptHarmsNoLaterRun(t *testing.T) {
+	lib := stackLib(t)
+	env0 := scriptEnv("PYTHONPATH=" + lib)
+	s := newScriptRunner(t, Config{Preload: stackPreload})
+	set := preloadSet(t, s.py, env0, append(append([]string(nil), stackPreload...), AlertModules...))
+	env := append(env0[:len(env0):len(env0)], "PROBE_PRELOAD_SET="+set)
+	s.ready(env)
+	dir := t.TempDir()
+	damage := filepath.Join(dir, "damage.py")
+	if err := os.WriteFile(damage, []byte(`
+import os, sys, signal, logging, json
+import resource_management.libraries.script.script as script
+script.Script.config = {"poisoned": True}
+logging.getLogger().addHandler(logging.StreamHandler())
+logging.getLogger().setLevel(logging.DEBUG)
+json.dumps = None
+os.environ["POISON"] = "1"
+sys.path.insert(0, "/poison")
+os.chdir("/")
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+import params_of_a_service  # noqa: the service's own module
+os.killpg(0, signal.SIGKILL)
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "params_of_a_service.py"), []byte("X = 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.resident(filepath.Join(dir, "damage"), env, dir, damage); r.code != -9 {
+		t.Fatalf("damaging script: exit %d, %s", r.code, r.stderr)
+	}
+	probe := probePath(t)
+	fresh := s.fresh(filepath.Join(dir, "fresh"), env, dir, probe)
+	forked := s.resident(filepath.Join(dir, "forked"), env, dir, probe)
+	compareDumps(t, decodeDump(t, fresh), decodeDump(t, forked))
+	check := filepath.Join(dir, "check.py")
+	if err := os.WriteFile(check, []byte(`
+import logging, sys
+import resource_management.libraries.script.script as script
+assert script.Script.config is None, script.Script.config
+assert not logging.getLogger().handlers and logging.getLogger().level == logging.WARNING
+assert "params_of_a_service" not in sys.modules
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.resident(filepath.Join(dir, "check"), env, dir, check); r.code != 0 {
+		t.Fatalf("state leaked into a later run: %s", r.stderr)
+	}
 }
