@@ -10,12 +10,16 @@
 #   bench/resident.sh                 # the stand-in library, testdata/stacklib
 #   BENCH_PYTHON_LIB=/path/to/ambari-common/src/main/python bench/resident.sh
 #
+# BENCH_PYTHON selects the interpreter (the real library needs the distro
+# module).
+#
 # The real library is the Apache Ambari source tree's
 # ambari-common/src/main/python (not part of this repository).
 # Needs bin/ (make build) for the memory part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lib=${BENCH_PYTHON_LIB:-$PWD/testdata/stacklib}
+py=${BENCH_PYTHON:-$(command -v python3)}
 
 go test -run '^$' -bench BenchmarkResident -benchtime 1x ./internal/orchestrator/ | grep -E '^Benchmark|^ok|FAIL'
 
@@ -29,7 +33,7 @@ mkdir -p "$home/etc/ambari-agent/conf"
 sed -e "s/^hostname=localhost$/hostname=127.0.0.1/" \
     -e "s/^url_port=.*/url_port=$base/" -e "s/^secured_url_port=.*/secured_url_port=$((base + 1))/" \
     -e "s/^ping_port=.*/ping_port=$((base + 3))/" \
-    -e "s#^;lib_dirs=.*#lib_dirs=$lib#" \
+    -e "s#^;lib_dirs=.*#lib_dirs=$lib#" -e "s#^;executable=.*#executable=$py#" \
     configs/ambari-agent.ini > "$home/etc/ambari-agent/conf/ambari-agent.ini"
 bin/ambari-agent start --home "$home" >/dev/null
 pid=$(cat "$home/var/run/ambari-agent/ambari-agent.pid")

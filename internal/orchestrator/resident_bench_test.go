@@ -21,7 +21,8 @@ import (
 // one run, with stack scripts written against a stack library:
 // testdata/stacklib (a stand-in with the real library's import cost) or,
 // with BENCH_PYTHON_LIB=<dir>, the real one (Apache Ambari's
-// ambari-common/src/main/python). bench/resident.sh runs it:
+// ambari-common/src/main/python; it needs the distro module, which
+// BENCH_PYTHON=<interpreter> may provide). bench/resident.sh runs it:
 //
 //	go test -run '^$' -bench BenchmarkResident -benchtime 1x ./internal/orchestrator/
 //
@@ -56,7 +57,13 @@ func newResidentBench(b *testing.B, resident bool) *residentBench {
 		}
 		lib = l
 	}
-	e := newEnv(b, func(c *Config) { c.PythonPath = []string{lib}; c.RetentionPolicy = RetentionRemove })
+	e := newEnv(b, func(c *Config) {
+		c.PythonPath = []string{lib}
+		c.RetentionPolicy = RetentionRemove
+		if py := os.Getenv("BENCH_PYTHON"); py != "" {
+			c.Python = py
+		}
+	})
 	src := "../../testdata/stacklib/scripts/"
 	copyFile(b, src+"bench_component.py", filepath.Join(e.cache, testkitPkg, "scripts", "bench_component.py"))
 	hookDir := filepath.Join(e.cache, "stack-hooks", "before-START", "scripts")
@@ -85,7 +92,7 @@ func newResidentBench(b *testing.B, resident bool) *residentBench {
 			b.Fatal(err)
 		}
 		if st := be.runner.Status(); !st.Scripts {
-			b.Fatalf("runner cannot run scripts: %+v", st)
+			b.Fatalf("runner cannot run scripts: %s", st.PreloadError)
 		}
 		e.orch.SetResident(be.runner)
 		b.Logf("runner pid %d preloaded %d modules (missing: %v)", be.runner.Pid(), be.runner.Status().Preloaded,

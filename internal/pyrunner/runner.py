@@ -108,6 +108,7 @@ MAX_CHILDREN = 64
 MAX_RESULT_BYTES = 16 << 20
 MAX_LINE_BYTES = 256 << 20
 EXEC_FD = 3  # the socket stack script requests arrive on, with their fds
+MAX_SCRIPT_REQUEST = 256 << 10  # the agent sends nothing bigger
 
 STACK = {}
 # The Kerberos helper's last-kinit times, kept here rather than in the
@@ -807,7 +808,7 @@ class Runner(object):
         """One stack script request: JSON plus three fds (the run's socket
         to the agent, stdout, stderr)."""
         try:
-            data, ancdata, _, _ = self.exec_sock.recvmsg(1 << 20, socket.CMSG_SPACE(3 * 4))
+            data, ancdata, _, _ = self.exec_sock.recvmsg(MAX_SCRIPT_REQUEST, socket.CMSG_SPACE(3 * 4))
         except InterruptedError:
             return
         except BlockingIOError:

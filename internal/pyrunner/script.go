@@ -249,6 +249,9 @@ func (h *Runner) Start(spec Spec) (*Process, error) {
 	return proc, nil
 }
 
+// maxScriptRequest is the runner's receive buffer (MAX_SCRIPT_REQUEST).
+const maxScriptRequest = 256 << 10
+
 // scriptRequest is what the runner needs besides the descriptors.
 type scriptRequest struct {
 	Argv  []string `json:"argv"`
@@ -275,6 +278,9 @@ func (h *Runner) fork(p *process, spec Spec) (*Process, error) {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, unavailable("encode request: %v", err)
+	}
+	if len(body) > maxScriptRequest {
+		return nil, unavailable("request of %d bytes (environment too large)", len(body))
 	}
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
