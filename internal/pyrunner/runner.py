@@ -275,6 +275,7 @@ def op_script_alert(args):
     match = SCRIPT_BASEDIR_RE.match(path)
     environment = stack_get("Environment")
     if match and environment is not None:
+        import logging  # in the request's child: the runner never touches it
         with environment(match.group(1), tmp_dir=args.get("tmp_dir"), logger=logging.getLogger("alerts")):
             result = module.execute(configurations, parameters, host_name)
     else:
