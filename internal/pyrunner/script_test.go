@@ -523,3 +523,30 @@ assert "params_of_a_service" not in sys.modules
 		t.Fatalf("state leaked into a later run: %s", r.stderr)
 	}
 }
+
+// A runner that stops answering is killed and replaced; the script it was
+// asked to run never starts (the caller runs it fresh instead).
+func TestWedgedRunnerDoesNotRunTheScript(t *testing.T) {
+	env := scriptEnv()
+	s := newScriptRunner(t, Config{NoAnswer: 500 * time.Millisecond})
+	s.ready(env)
+	old := s.r.Pid()
+	if err := syscall.Kill(old, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	mark := filepath.Join(dir, "ran")
+	out, errf, _, _ := outputs(t, dir)
+	_, err := s.r.Start(Spec{Args: []string{s.py, probePath(t), "hang", mark}, Env: env, Stdout: out, Stderr: errf})
+	out.Close()
+	errf.Close()
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Start on a stopped runner: %v", err)
+	}
+	if pid := s.startEventually(env, filepath.Join(dir, "next")); pid == old {
+		t.Fatal("the wedged runner is still in use")
+	}
+	if _, err := os.Stat(mark); err == nil {
+		t.Fatal("the script of the unanswered request ran")
+	}
+}
