@@ -604,10 +604,10 @@ def script_child(request, run_fd, out_fd, err_fd):
         os.setpgid(0, 0)
         argv = request["argv"]
         script = argv[1]
-        for sig, handler in INITIAL_SIGNALS.items():
+        for sig in CHANGED_SIGNALS:
             try:
-                signal.signal(sig, handler)
-            except (OSError, ValueError, TypeError):
+                signal.signal(sig, INITIAL_SIGNALS[sig])
+            except (KeyError, OSError, ValueError, TypeError):
                 pass
         signal.set_wakeup_fd(-1)
         signal.pthread_sigmask(signal.SIG_SETMASK, INITIAL_MASK)
@@ -628,13 +628,20 @@ def script_child(request, run_fd, out_fd, err_fd):
         if "umask" in request:
             os.umask(request["umask"])
         os.chdir(request["cwd"])
+        # Usually the runner's own environment already: then nothing is
+        # rewritten (both os.environ and the C environ are as the runner
+        # started, which it never changes).
         environ = os.environ
-        for key in list(environ):
-            del environ[key]
+        wanted = {}
         for entry in request["env"]:
             key, sep, value = entry.partition("=")
             if sep and key:
-                environ[key] = value
+                wanted[environ.encodekey(key)] = environ.encodevalue(value)
+        if environ._data != wanted:
+            for key in list(environ):
+                del environ[key]
+            for key, value in wanted.items():
+                environ[environ.decodekey(key)] = environ.decodevalue(value)
 
         sys.argv = list(argv[1:])
         if hasattr(sys, "orig_argv"):
@@ -650,7 +657,7 @@ def script_child(request, run_fd, out_fd, err_fd):
 
         # Forget what only the runner imported; a later import loads it
         # afresh, as in a fresh interpreter.
-        for name in sorted(set(sys.modules) - BASE_MODULES - PRELOADED, reverse=True):
+        for name in RUNNER_ONLY:
             module = sys.modules.pop(name, None)
             parent, _, child = name.rpartition(".")
             if parent and getattr(sys.modules.get(parent), child, None) is module:
@@ -695,6 +702,13 @@ def script_child(request, run_fd, out_fd, err_fd):
 
 
 KEEP_ALIVE = []
+# What only the runner imported, computed once it has imported everything
+# (it imports nothing afterwards; requests import in their children).
+# Precomputed: every object a child touches costs it a copied page.
+RUNNER_ONLY = []
+# The signals whose disposition the runner or a shepherd changes; the
+# others are still as the interpreter set them at start.
+CHANGED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
 
 class Child(object):
@@ -981,6 +995,7 @@ def main():
     if PRELOAD_ERROR:
         log("ERROR", "preloading failed, stack scripts run in fresh interpreters: %s" % PRELOAD_ERROR)
     stack_modules()
+    RUNNER_ONLY.extend(sorted(set(sys.modules) - BASE_MODULES - PRELOADED, reverse=True))
     # Objects that exist now are never collected: children then do not
     # dirty the pages that hold them just by collecting garbage.
     gc.freeze()
