@@ -133,6 +133,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	// stops last and what the others flush while stopping can still reach
 	// the server; the queue stops after the status loop that feeds it.
 	a.group.add("server link", a.link)
+	a.group.add("python runner", pythonRunner{work.python})
 	a.group.add("action queue", work.queue)
 	a.group.add("recovery manager", work.recovery)
 	a.group.add("component status", work.status)

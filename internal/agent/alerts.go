@@ -8,7 +8,6 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ambari-go/ambari-agent/internal/alerts"
-	"github.com/ambari-go/ambari-agent/internal/alerts/pyhelper"
 	"github.com/ambari-go/ambari-agent/internal/cache"
 	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/ambari-go/ambari-agent/internal/orchestrator"
@@ -21,17 +20,11 @@ import (
 func (a *Agent) buildAlerts(alertsLog *logrus.Logger, w *workers) *alerts.Manager {
 	cfg := a.cfg
 	return alerts.New(alerts.Config{
-		Definitions:    alertDefinitions{c: a.caches.AlertDefinitions(), log: logging.Component(alertsLog, "alerts")},
-		Configurations: &clusterConfigurations{caches: a.caches, orch: w.orch},
-		Recovery:       recoveryCounters{w.recovery},
-		Link:           a.link,
-		PythonConfig: pyhelper.Config{
-			Python:  w.orch.Python(),
-			LibDirs: cfg.Python.LibDirs,
-			WorkDir: cfg.TmpDir(),
-			Debug:   alertsLog.GetLevel() >= logrus.DebugLevel,
-			Log:     logging.Component(alertsLog, "alert_helper"),
-		},
+		Definitions:     alertDefinitions{c: a.caches.AlertDefinitions(), log: logging.Component(alertsLog, "alerts")},
+		Configurations:  &clusterConfigurations{caches: a.caches, orch: w.orch},
+		Recovery:        recoveryCounters{w.recovery},
+		Link:            a.link,
+		Python:          w.python,
 		Log:             logging.Component(alertsLog, "alerts"),
 		ReportInterval:  cfg.Agent.AlertReportsInterval,
 		GracePeriod:     cfg.Agent.AlertGracePeriod,

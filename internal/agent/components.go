@@ -13,6 +13,7 @@ import (
 	"github.com/ambari-go/ambari-agent/internal/hoststatus"
 	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/ambari-go/ambari-agent/internal/orchestrator"
+	"github.com/ambari-go/ambari-agent/internal/pyrunner"
 	"github.com/ambari-go/ambari-agent/internal/recovery"
 	"github.com/ambari-go/ambari-agent/internal/security"
 	"github.com/ambari-go/ambari-agent/internal/statusexec"
@@ -28,6 +29,9 @@ type workers struct {
 	status   *statusexec.Executor
 	versions *statusexec.VersionReporter
 	host     *hoststatus.Reporter
+	// python is the one resident Python runner: alert checks and, with
+	// [python] resident_runner, every stack script.
+	python *pyrunner.Runner
 }
 
 // agentConfig returns the server's [agentConfig] keys (metadata "-1"
@@ -95,6 +99,19 @@ func (a *Agent) buildWorkers(logger *logrus.Logger) (*workers, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	w.python = pyrunner.New(pyrunner.Config{
+		Python:  w.orch.Python(),
+		Environ: w.orch.ScriptEnviron(),
+		WorkDir: cfg.TmpDir(),
+		Scripts: cfg.Python.ResidentRunner,
+		Preload: cfg.Python.PreloadModules,
+		Log:     logging.Component(logger, "python_runner"),
+	})
+	if cfg.Python.ResidentRunner {
+		w.orch.SetResident(w.python)
+	} else {
+		logging.Component(logger, "python_runner").Warn("Stack scripts run in fresh interpreters: [python] resident_runner is false")
 	}
 
 	w.recovery = recovery.New(recovery.Config{
@@ -200,4 +217,15 @@ func ensurePath(dir string) {
 		}
 	}
 	os.Setenv("PATH", fmt.Sprintf("%s:%s", path, dir))
+}
+
+// pythonRunner runs the resident Python runner as an agent component: it
+// is warmed up at start and stopped (with the alert checks and status
+// checks it still runs, not the commands) when the agent stops.
+type pythonRunner struct{ r *pyrunner.Runner }
+
+func (p pythonRunner) Run(ctx context.Context) error {
+	p.r.Warm()
+	<-ctx.Done()
+	return p.r.Close()
 }

@@ -6,8 +6,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/ambari-go/ambari-agent/internal/alerts/pyhelper"
 	"github.com/ambari-go/ambari-agent/internal/logging"
+	"github.com/ambari-go/ambari-agent/internal/pyrunner"
 )
 
 // DefinitionSource is the alert-definitions cache as the alert framework
@@ -71,7 +71,7 @@ type Link interface {
 }
 
 // Python is what the alert checks need from the resident Python helper;
-// *pyhelper.Helper implements it.
+// *pyrunner.Runner implements it.
 type Python interface {
 	Call(ctx context.Context, op string, args any, timeout time.Duration) ([]byte, error)
 }
@@ -90,7 +90,7 @@ type Config struct {
 	// closes it when Run returns. Pass a shared helper when other parts of the
 	// agent use one too (there must be one per agent).
 	Python       Python
-	PythonConfig pyhelper.Config
+	PythonConfig pyrunner.Config
 	// Log is the alerts logger (the Python agent writes ambari-alerts.log).
 	Log *logrus.Entry
 

@@ -28,7 +28,7 @@
 //
 // Python is needed for SCRIPT alerts, METRIC/AMS value expressions and the
 // stack library's Kerberos curl helper; that runs in the resident helper
-// of package pyhelper. WEB and METRIC checks of a kerberized cluster
+// of package pyrunner. WEB and METRIC checks of a kerberized cluster
 // (principal and keytab resolve, cluster-env/security_enabled is true) go
 // through the stack library's curl_krb_request in that helper, exactly as
 // in Python; when the library is not importable the check is UNKNOWN and
@@ -37,7 +37,7 @@
 // The lead wires four small interfaces (config.go): DefinitionSource (the
 // alert-definitions cache), ConfigSource (the command-style configuration
 // dictionary of a cluster), RecoverySource (recovery counters) and Link (the
-// server connection), plus optionally a shared pyhelper.Helper.
+// server connection), plus optionally a shared pyrunner.Runner.
 //
 // Deliberate differences from the Python agent (each has a comment where
 // it is implemented):

@@ -8,7 +8,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/ambari-go/ambari-agent/internal/alerts/pyhelper"
+	"github.com/ambari-go/ambari-agent/internal/pyrunner"
 )
 
 // Alert states. SKIPPED only comes from scripts; the server decides what it
@@ -208,18 +208,18 @@ func renderText(state, template string, args []any) (string, string) {
 // reports: a Python exception reads as str(exception), like in the Python
 // agent; everything else says what happened to the helper.
 func helperError(err error, what string) error {
-	var he *pyhelper.Error
+	var he *pyrunner.Error
 	if !errors.As(err, &he) {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	switch he.Kind {
-	case pyhelper.KindException:
+	case pyrunner.KindException:
 		return errors.New(he.Message)
-	case pyhelper.KindTimeout:
+	case pyrunner.KindTimeout:
 		return fmt.Errorf("%s did not finish in time and was stopped (%s)", what, he.Message)
-	case pyhelper.KindCanceled:
+	case pyrunner.KindCanceled:
 		return fmt.Errorf("%s was canceled", what)
-	case pyhelper.KindCrashed:
+	case pyrunner.KindCrashed:
 		return fmt.Errorf("%s ended without a result (%s)", what, he.Message)
 	default:
 		return fmt.Errorf("%s: %s", what, he.Message)

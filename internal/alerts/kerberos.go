@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ambari-go/ambari-agent/internal/alerts/pyhelper"
+	"github.com/ambari-go/ambari-agent/internal/pyrunner"
 )
 
 // kerberosParams are the resolved settings of an SPNEGO request.
@@ -85,8 +85,8 @@ func (r *run) curlKrb(ctx context.Context, kp *kerberosParams, url, prefix strin
 	timeout := time.Duration(ct+2)*time.Second + kinitMargin
 	out, err := r.m.python.Call(ctx, "curl_krb", args, timeout)
 	if err != nil {
-		var he *pyhelper.Error
-		if errors.As(err, &he) && (he.Kind == pyhelper.KindUnavailable || he.Kind == pyhelper.KindStart) {
+		var he *pyrunner.Error
+		if errors.As(err, &he) && (he.Kind == pyrunner.KindUnavailable || he.Kind == pyrunner.KindStart) {
 			return curlResult{}, fmt.Errorf("%w: the Kerberos (SPNEGO) request needs the stack library's "+
 				"curl_krb_request in the Python helper: %s", errKerberosUnavailable, he.Message)
 		}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/ambari-go/ambari-agent/internal/alerts/pyhelper"
+	"github.com/ambari-go/ambari-agent/internal/pyrunner"
 )
 
 // Manager is the alert framework: scheduler, checks, collector, reporter
@@ -20,7 +20,7 @@ type Manager struct {
 	log *logrus.Entry
 
 	python    Python
-	ownPython *pyhelper.Helper // closed by Run when the framework started it
+	ownPython *pyrunner.Runner // closed by Run when the framework started it
 	client    *http.Client
 
 	// defs is the definitions as last loaded, read without locks by the
@@ -87,9 +87,9 @@ func New(cfg Config) *Manager {
 	if m.python == nil {
 		pc := cfg.PythonConfig
 		if pc.Log == nil {
-			pc.Log = m.log.WithField("component", "pyhelper")
+			pc.Log = m.log.WithField("component", "pyrunner")
 		}
-		m.ownPython = pyhelper.New(pc)
+		m.ownPython = pyrunner.New(pc)
 		m.python = m.ownPython
 	}
 	return m

@@ -188,6 +188,48 @@ type Python struct {
 	// Python agent's control script hard-codes /usr/lib/ambari-agent/lib.
 	LibDirs          []string
 	CustomActionsDir string
+	// ResidentRunner forks every stack script from one warm interpreter
+	// that has the stack library imported, instead of starting python3 for
+	// each (see internal/pyrunner). New key; default true.
+	ResidentRunner bool
+	// PreloadModules are the modules that warm interpreter imports once;
+	// missing ones are skipped. New key; default DefaultPreloadModules.
+	PreloadModules []string
+}
+
+// DefaultPreloadModules are what stack scripts import (measured on the
+// stack library's own services and hooks): the whole of resource_management
+// that its package imports, the functions and resources scripts import on
+// top, ambari_commons and the JSON and template libraries.
+var DefaultPreloadModules = []string{
+	"resource_management",
+	"resource_management.libraries.script.script",
+	"resource_management.libraries.script.hook",
+	"resource_management.libraries.functions",
+	"resource_management.libraries.functions.default",
+	"resource_management.libraries.functions.format",
+	"resource_management.libraries.functions.version",
+	"resource_management.libraries.functions.check_process_status",
+	"resource_management.libraries.functions.stack_features",
+	"resource_management.libraries.functions.show_logs",
+	"resource_management.libraries.functions.expect",
+	"resource_management.libraries.functions.is_empty",
+	"resource_management.libraries.functions.get_not_managed_resources",
+	"resource_management.libraries.functions.security_commons",
+	"resource_management.core.logger",
+	"resource_management.core.resources.system",
+	"resource_management.core.source",
+	"resource_management.core.shell",
+	"resource_management.core.exceptions",
+	"ambari_commons",
+	"ambari_commons.constants",
+	"ambari_commons.os_family_impl",
+	"ambari_commons.os_check",
+	"ambari_commons.shell",
+	"ambari_commons.network",
+	"ambari_commons.repo_manager",
+	"ambari_simplejson",
+	"ambari_jinja2",
 }
 
 // Defaults returns the configuration used for keys absent from the file,
@@ -240,6 +282,8 @@ func Defaults(home string) *Config {
 		Python: Python{
 			LibDirs:          []string{"/usr/lib/ambari-agent/lib"},
 			CustomActionsDir: "/var/lib/ambari-agent/resources/custom_actions",
+			ResidentRunner:   true,
+			PreloadModules:   append([]string(nil), DefaultPreloadModules...),
 		},
 	}
 	c.applyHome()

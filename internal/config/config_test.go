@@ -211,3 +211,31 @@ func TestServerCertPinning(t *testing.T) {
 		}
 	}
 }
+
+func TestResidentRunnerKeys(t *testing.T) {
+	dir := t.TempDir()
+	load := func(body string) (*Config, error) {
+		p := filepath.Join(dir, "a.ini")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return Load(p, "")
+	}
+	c, err := load("[agent]\nprefix=/x\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Python.ResidentRunner || strings.Join(c.Python.PreloadModules, ",") != strings.Join(DefaultPreloadModules, ",") {
+		t.Errorf("defaults: resident %v preload %v", c.Python.ResidentRunner, c.Python.PreloadModules)
+	}
+	c, err = load("[python]\nresident_runner=False\npreload_modules=resource_management,\n  ambari_commons\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Python.ResidentRunner || strings.Join(c.Python.PreloadModules, "|") != "resource_management|ambari_commons" {
+		t.Errorf("set: resident %v preload %v", c.Python.ResidentRunner, c.Python.PreloadModules)
+	}
+	if _, err := load("[python]\nresident_runner=sometimes\n"); err == nil || !strings.Contains(err.Error(), "resident_runner") {
+		t.Errorf("bad value: %v", err)
+	}
+}

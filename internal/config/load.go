@@ -440,4 +440,26 @@ func (r *reader) bind(c *Config) {
 	r.str(py, "executable", &c.Python.Executable)
 	r.list(py, "lib_dirs", &c.Python.LibDirs)
 	r.str(py, "custom_actions_dir", &c.Python.CustomActionsDir)
+	r.boolWord(py, "resident_runner", &c.Python.ResidentRunner)
+	if _, ok := r.raw(py, "preload_modules"); ok {
+		c.Python.PreloadModules = []string{}
+		r.list(py, "preload_modules", &c.Python.PreloadModules)
+	}
+}
+
+// boolWord reads a new key's yes/no value (true/false, yes/no, on/off,
+// 1/0, any case); anything else is an error.
+func (r *reader) boolWord(section, key string, dst *bool) {
+	v, ok := r.raw(section, key)
+	if !ok {
+		return
+	}
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "yes", "on", "1":
+		*dst = true
+	case "false", "no", "off", "0":
+		*dst = false
+	default:
+		r.fail(section, key, v, "must be true or false")
+	}
 }

@@ -356,12 +356,12 @@ func TestAlertChecksFollowTheirTargets(t *testing.T) {
 }
 
 // helperPid finds the agent's resident Python helper: its child whose
-// command line runs ambari_agent_pyhelper_*.py (status commands and stack
+// command line runs ambari_agent_pyrunner_*.py (status commands and stack
 // scripts are children too). 0 when there is none.
 func helperPid(agentPid int) int {
 	for _, pid := range childPids(agentPid) {
 		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if strings.Contains(string(cmdline), "ambari_agent_pyhelper_") {
+		if strings.Contains(string(cmdline), "ambari_agent_pyrunner_") {
 			return pid
 		}
 	}

@@ -158,6 +158,19 @@ type Agent struct {
 	done chan struct{}
 }
 
+// ResidentRunnerEnv selects [python] resident_runner for every agent of
+// the suite: unset or "true" forks stack scripts from the resident runner
+// (the default), "false" runs each in a fresh interpreter, so the suite
+// can run both ways (AMBARI_E2E_RESIDENT_RUNNER=false go test ./internal/e2e/).
+const ResidentRunnerEnv = "AMBARI_E2E_RESIDENT_RUNNER"
+
+func residentRunner() string {
+	if v := os.Getenv(ResidentRunnerEnv); v != "" {
+		return v
+	}
+	return "true"
+}
+
 // Ini edits one agent's ambari-agent.ini before it starts: section ->
 // key -> value (added or replaced).
 type Ini map[string]map[string]string
@@ -195,7 +208,10 @@ func newAgent(t testing.TB, s *sim.Server, name string, edits Ini) *Agent {
 			"loglevel":                     "DEBUG",
 		},
 		"heartbeat": {"state_interval_seconds": "5"},
-		"python":    {"lib_dirs": filepath.Join(home, "usr/lib/ambari-agent/lib")},
+		"python": {
+			"lib_dirs":        filepath.Join(home, "usr/lib/ambari-agent/lib"),
+			"resident_runner": residentRunner(),
+		},
 	}
 	for sec, kv := range edits {
 		if base[sec] == nil {

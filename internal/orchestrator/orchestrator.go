@@ -140,6 +140,9 @@ type Config struct {
 	// OnWriteError hears of each failed write in the data dir (the agent
 	// marks itself degraded). May be nil.
 	OnWriteError func(error)
+	// Resident forks scripts from the warm interpreter ([python]
+	// resident_runner); nil: every script in a fresh interpreter.
+	Resident ResidentRunner
 	// Log is the component logger; nil discards.
 	Log *logrus.Entry
 }

@@ -40,3 +40,18 @@ func resolvePython(env, wrap string) (string, error) {
 // Python is the interpreter the orchestrator runs scripts with; other
 // Python helpers of the agent use the same one.
 func (o *Orchestrator) Python() string { return o.cfg.Python }
+
+// SetResident makes scripts run forked from r whenever it can take them;
+// call it before the first run.
+func (o *Orchestrator) SetResident(r ResidentRunner) { o.cfg.Resident = r }
+
+// ScriptEnviron is the environment scripts get now (the agent's, with the
+// Python library dirs on PYTHONPATH and the encryption key once the server
+// sent one). The resident runner starts with it.
+func (o *Orchestrator) ScriptEnviron() []string {
+	key := ""
+	if o.cfg.EncryptionKey != nil {
+		key = o.cfg.EncryptionKey()
+	}
+	return o.env.get(key)
+}

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ambari-go/ambari-agent/internal/pyrunner"
 	"github.com/sirupsen/logrus"
 )
 
@@ -235,8 +236,10 @@ func (o *Orchestrator) argv(p *plan, item chainItem) []string {
 	return args
 }
 
-// start launches one script with its output going straight to the files.
-func (o *Orchestrator) start(p *plan, item chainItem, out, errPath string, overwrite, backup bool) (*exec.Cmd, error) {
+// start launches one script with its output going straight to the files:
+// forked from the resident runner when there is one that can take it, else
+// in a fresh interpreter.
+func (o *Orchestrator) start(p *plan, item chainItem, out, errPath string, overwrite, backup bool) (scriptProcess, error) {
 	stdout, stderr, err := openOutputs(out, errPath, overwrite, backup)
 	if err != nil {
 		return nil, err
@@ -249,10 +252,18 @@ func (o *Orchestrator) start(p *plan, item chainItem, out, errPath string, overw
 		key = o.cfg.EncryptionKey()
 	}
 	args := o.argv(p, item)
+	env := o.env.get(key)
+	if o.cfg.Resident != nil {
+		proc, err := o.cfg.Resident.Start(pyrunner.Spec{Args: args, Env: env, Dir: o.cfg.WorkDir, Stdout: stdout, Stderr: stderr})
+		if err == nil {
+			return residentProcess{p: proc, log: o.log}, nil
+		}
+		// The runner says why once; a fresh interpreter runs this one.
+	}
 	cmd := &exec.Cmd{
 		Path:   o.cfg.Python,
 		Args:   args,
-		Env:    o.env.get(key),
+		Env:    env,
 		Dir:    o.cfg.WorkDir,
 		Stdout: stdout,
 		Stderr: stderr,
@@ -263,17 +274,17 @@ func (o *Orchestrator) start(p *plan, item chainItem, out, errPath string, overw
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", item.script, err)
 	}
-	return cmd, nil
+	return freshProcess{cmd}, nil
 }
 
 // runScript runs one element of the chain under the timeout watchdog.
 func (o *Orchestrator) runScript(ctx context.Context, log *logrus.Entry, t *task, s *runSpec, p *plan, item chainItem, overwrite bool) (Result, error) {
 	backup := p.commandName != CommandStatus
-	cmd, err := o.start(p, item, s.out, s.err, overwrite, backup)
+	proc, err := o.start(p, item, s.out, s.err, overwrite, backup)
 	if err != nil {
 		return Result{}, err
 	}
-	pid := cmd.Process.Pid
+	pid := proc.Pid()
 	log.WithFields(logrus.Fields{"pid": pid, "script": item.script}).Debug("Script started")
 	var kill <-chan struct{}
 	if t != nil {
@@ -281,8 +292,9 @@ func (o *Orchestrator) runScript(ctx context.Context, log *logrus.Entry, t *task
 		kill = t.kill
 	}
 	done := make(chan struct{})
+	code := 0
 	go func() {
-		cmd.Wait()
+		code = proc.Wait()
 		close(done)
 	}()
 	timeout := time.Duration(p.timeoutSecs) * time.Second
@@ -324,7 +336,6 @@ wait:
 			return Result{}, ErrStopped
 		}
 	}
-	code := exitCode(cmd.ProcessState)
 	stderrSuffix := ""
 	if timedOut {
 		stderrSuffix = fmt.Sprintf("\nPython script has been killed due to timeout after waiting %d secs", p.timeoutSecs)
@@ -336,7 +347,7 @@ wait:
 	// failed GET_VERSION, which every component without a version script
 	// does after every registration; that is noise, not diagnostics.
 	if code != 0 && p.commandName != CommandStatus && p.commandName != CommandGetVersion {
-		log.Infof("Command %q failed with exitcode=%d", cmd.Args, code)
+		log.Infof("Command %q failed with exitcode=%d", o.argv(p, item), code)
 		logProcessInformation(log)
 	}
 	return res, nil
@@ -384,7 +395,7 @@ func (o *Orchestrator) startBackground(log *logrus.Entry, t *task, s *runSpec, p
 		}
 		return res, false
 	}
-	cmd, err := o.start(p, p.chain[0], s.out, s.err, true, true)
+	proc, err := o.start(p, p.chain[0], s.out, s.err, true, true)
 	if err != nil {
 		log.WithError(err).Error("Caught an exception while executing custom service command")
 		res := failure(err)
@@ -394,12 +405,13 @@ func (o *Orchestrator) startBackground(log *logrus.Entry, t *task, s *runSpec, p
 		}
 		return res, false
 	}
-	pid := cmd.Process.Pid
+	pid := proc.Pid()
 	t.setPID(pid)
 	log.WithField("pid", pid).Info("Background command started")
 	done := make(chan struct{})
+	code := 0
 	go func() {
-		cmd.Wait()
+		code = proc.Wait()
 		close(done)
 	}()
 	go func() {
@@ -415,7 +427,7 @@ func (o *Orchestrator) startBackground(log *logrus.Entry, t *task, s *runSpec, p
 			o.killer.kill(pid)
 			<-done
 		}
-		res := o.collect(s, p, exitCode(cmd.ProcessState), "")
+		res := o.collect(s, p, code, "")
 		if canceled, reason := t.cancelState(); canceled {
 			suffix := abortSuffix(reason)
 			res.Canceled, res.CancelReason = true, reason

@@ -1,4 +1,4 @@
-package pyhelper
+package pyrunner
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-func newTestHelper(t *testing.T) *Helper {
+func newTestRunner(t *testing.T) *Runner {
 	t.Helper()
 	h := New(Config{LibDirs: []string{}})
 	t.Cleanup(func() { h.Close() })
@@ -55,7 +55,7 @@ func scriptArgs(path string) map[string]any {
 }
 
 func TestScriptAlertCallingConvention(t *testing.T) {
-	h := newTestHelper(t)
+	h := newTestRunner(t)
 	dir := t.TempDir()
 	p := writeScript(t, dir, "ok_alert.py", okScript)
 	out, err := h.Call(context.Background(), "script_alert", scriptArgs(p), 30*time.Second)
@@ -75,7 +75,7 @@ func TestScriptAlertCallingConvention(t *testing.T) {
 }
 
 func TestTimeoutKillsOnlyThatCall(t *testing.T) {
-	h := newTestHelper(t)
+	h := newTestRunner(t)
 	dir := t.TempDir()
 	slow := writeScript(t, dir, "slow.py", sleepScript)
 	ok := writeScript(t, dir, "ok_alert.py", okScript)
@@ -105,7 +105,7 @@ func TestTimeoutKillsOnlyThatCall(t *testing.T) {
 }
 
 func TestCallCanceledByContext(t *testing.T) {
-	h := newTestHelper(t)
+	h := newTestRunner(t)
 	slow := writeScript(t, t.TempDir(), "slow.py", sleepScript)
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
@@ -121,7 +121,7 @@ func TestCallCanceledByContext(t *testing.T) {
 }
 
 func TestHelperKilledMidFlightRestarts(t *testing.T) {
-	h := newTestHelper(t)
+	h := newTestRunner(t)
 	dir := t.TempDir()
 	started := filepath.Join(dir, "started")
 	slow := writeScript(t, dir, "slow.py", fmt.Sprintf(`
@@ -175,7 +175,7 @@ def execute(configurations={}, parameters={}, host_name=None):
 }
 
 func TestExpressionsAndErrors(t *testing.T) {
-	h := newTestHelper(t)
+	h := newTestRunner(t)
 	ctx := context.Background()
 	cases := []struct {
 		op   string
@@ -212,7 +212,7 @@ func TestExpressionsAndErrors(t *testing.T) {
 }
 
 func TestScriptOutputDoesNotCorruptProtocol(t *testing.T) {
-	h := newTestHelper(t)
+	h := newTestRunner(t)
 	p := writeScript(t, t.TempDir(), "noisy.py", `
 import os, subprocess, sys
 def execute(configurations={}, parameters={}, host_name=None):

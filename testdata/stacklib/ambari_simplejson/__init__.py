@@ -1,0 +1,1 @@
+from json import *  # noqa: F401,F403

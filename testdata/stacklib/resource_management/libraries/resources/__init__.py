@@ -1,0 +1,11 @@
+from resource_management.core.base import Resource
+
+__all__ = ["XmlConfig", "PropertiesFile"]
+
+
+class XmlConfig(Resource):
+    pass
+
+
+class PropertiesFile(Resource):
+    pass
