@@ -100,13 +100,16 @@ func (a *Agent) buildWorkers(logger *logrus.Logger) (*workers, error) {
 	if err != nil {
 		return nil, err
 	}
+	runnerPart, runnerRestarted := a.health.RunnerHooks()
 	w.python = pyrunner.New(pyrunner.Config{
-		Python:  w.orch.Python(),
-		Environ: w.orch.ScriptEnviron(),
-		WorkDir: cfg.TmpDir(),
-		Scripts: cfg.Python.ResidentRunner,
-		Preload: cfg.Python.PreloadModules,
-		Log:     logging.Component(logger, "python_runner"),
+		Busy:      runnerPart.BeginFor,
+		Restarted: runnerRestarted,
+		Python:    w.orch.Python(),
+		Environ:   w.orch.ScriptEnviron(),
+		WorkDir:   cfg.TmpDir(),
+		Scripts:   cfg.Python.ResidentRunner,
+		Preload:   cfg.Python.PreloadModules,
+		Log:       logging.Component(logger, "python_runner"),
 	})
 	if cfg.Python.ResidentRunner {
 		w.orch.SetResident(w.python)

@@ -288,7 +288,7 @@ func TestHTTPMetricsHealthAndStatus(t *testing.T) {
 	for _, p := range h.Parts {
 		names = append(names, p.Name)
 	}
-	if resp.StatusCode != 200 || !h.Healthy || strings.Join(names, ",") != "server link,heartbeat sending,status loop,action queue intake,report journal,alert scheduler" {
+	if resp.StatusCode != 200 || !h.Healthy || strings.Join(names, ",") != "server link,heartbeat sending,status loop,action queue intake,report journal,alert scheduler,python runner" {
 		t.Errorf("/healthz: %d healthy=%v parts %v", resp.StatusCode, h.Healthy, names)
 	}
 	if code, _, err := cmdHTTPGet(base + "/debug/pprof/goroutine?debug=1"); err != nil || code != 200 {

@@ -90,6 +90,13 @@ type Config struct {
 	// NoAnswer is how long Start waits for the runner to fork a script
 	// before it declares the runner wedged (0: 10 s).
 	NoAnswer time.Duration
+
+	// Busy marks one request to the runner as a unit of work bounded by d
+	// (the agent's liveness model) and returns what ends it; nil: none.
+	Busy func(what string, d time.Duration) (end func())
+	// Restarted hears of every runner started after the first (a death, a
+	// wedge or a library change replaced it); nil: none.
+	Restarted func()
 }
 
 // Error kinds.
@@ -176,6 +183,8 @@ type Runner struct {
 	// logged once when it starts and once when it ends.
 	degraded  bool
 	startLock sync.Mutex // one start at a time, without holding mu
+	// started counts runners installed, for Config.Restarted.
+	started int
 }
 
 // New returns a runner; no process is started until needed.
@@ -283,6 +292,9 @@ func (h *Runner) Call(ctx context.Context, op string, args any, timeout time.Dur
 		return nil, &Error{Kind: KindCanceled, Message: ctx.Err().Error()}
 	}
 	defer func() { <-h.sem }()
+	if h.cfg.Busy != nil {
+		defer h.cfg.Busy(op, timeout+h.cfg.StartTimeout+h.cfg.Grace)()
+	}
 
 	p, err := h.ensure()
 	if err != nil {
@@ -524,6 +536,9 @@ func (h *Runner) ensureLocked() (*process, error) {
 func (h *Runner) install(p *process) {
 	old := h.proc
 	h.proc = p
+	if h.started++; h.started > 1 && h.cfg.Restarted != nil {
+		h.cfg.Restarted()
+	}
 	st := p.status
 	h.log.WithFields(logrus.Fields{"pid": st.Pid, "python": st.Python, "preloaded": st.Preloaded,
 		"scripts": st.Scripts, "resource_management": st.ResourceManagement}).Info("Python runner started")

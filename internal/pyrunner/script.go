@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -211,6 +212,9 @@ func (h *Runner) Start(spec Spec) (*Process, error) {
 	h.mu.Unlock()
 	if closed {
 		return nil, unavailable("closed")
+	}
+	if h.cfg.Busy != nil {
+		defer h.cfg.Busy("start "+filepath.Base(spec.Args[1]), 2*h.cfg.NoAnswer)()
 	}
 	p := h.current()
 	if p == nil {
