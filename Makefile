@@ -24,9 +24,12 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt: files above need formatting'; exit 1; }
 	$(GO) vet ./...
 
-# The gate: formatting, vet, and every test with the race detector.
+# The gate: formatting, vet, and every test with the race detector; the
+# end-to-end suite runs again with stack scripts in fresh interpreters
+# ([python] resident_runner=false).
 test: vet
 	$(GO) test -race -count=1 -timeout 30m ./...
+	AMBARI_E2E_RESIDENT_RUNNER=false $(GO) test -race -count=1 -timeout 30m ./internal/e2e/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
