@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -30,7 +31,12 @@ func TestFullDataDir(t *testing.T) {
 	run := func(task int, command string) Result {
 		return e.orch.Run(context.Background(), e.request(header(t, task, "DEMO", "DEMO_SERVER", command, params, nil)))
 	}
-	t.Cleanup(func() { run(299, "STOP") })
+	t.Cleanup(func() {
+		// Room for the STOP's files even when the test failed with the
+		// disk full, so that the demo server never outlives the test.
+		os.Remove(filepath.Join(e.data, "filler"))
+		run(299, "STOP")
+	})
 	for i, c := range []string{"INSTALL", "START"} {
 		if res := run(200+i, c); res.ExitCode != 0 {
 			t.Fatalf("%s: exit %d %q %q", c, res.ExitCode, res.Stdout, res.Stderr)
