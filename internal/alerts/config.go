@@ -7,6 +7,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ambari-go/ambari-agent/internal/alerts/pyhelper"
+	"github.com/ambari-go/ambari-agent/internal/jitter"
 	"github.com/ambari-go/ambari-agent/internal/logging"
 )
 
@@ -121,6 +122,12 @@ type Config struct {
 	// AgentTmpDir is the working directory of script alerts and Kerberos
 	// calls ("": /var/lib/ambari-agent/tmp, as hard-coded in Python).
 	AgentTmpDir string
+
+	// Jitter places the first run of a newly scheduled definition
+	// somewhere in (0, interval] instead of exactly one interval from now,
+	// so the checks of many agents started together are spread; nil: one
+	// interval, as in Python.
+	Jitter jitter.Source
 
 	// MaxWorkers bounds concurrently running checks (0: 20, the Python
 	// pool's maximum).

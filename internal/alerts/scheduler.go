@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ambari-go/ambari-agent/internal/jitter"
 )
 
 // job is one scheduled definition, named by its uuid like the Python
@@ -141,7 +143,7 @@ func (s *scheduler) reschedule(snap *defSnapshot, eventType string, now time.Tim
 		// restarts its timing.
 		for uuid, j := range s.jobs {
 			if w, ok := want[uuid]; ok && w.fingerprint == j.fingerprint {
-				j.next = now.Add(j.interval)
+				j.next = s.firstRun(now, j.interval)
 				heap.Fix(&s.heap, j.index)
 				continue
 			}
@@ -169,10 +171,16 @@ func (s *scheduler) reschedule(snap *defSnapshot, eventType string, now time.Tim
 
 func (s *scheduler) schedule(uuid string, w desiredJob, now time.Time) {
 	interval := time.Duration(w.alert.def.intervalMinutes()) * s.m.cfg.Minute
-	j := &job{uuid: uuid, alert: w.alert, fingerprint: w.fingerprint, interval: interval, next: now.Add(interval)}
+	j := &job{uuid: uuid, alert: w.alert, fingerprint: w.fingerprint, interval: interval, next: s.firstRun(now, interval)}
 	s.jobs[uuid] = j
 	heap.Push(&s.heap, j)
 	s.m.log.WithField("alert", w.alert.def.Name).Debugf("[AlertScheduler] Scheduling %s with UUID %s", w.alert.def.Name, uuid)
+}
+
+// firstRun is when a job scheduled now first runs: one interval from now,
+// less the jitter phase.
+func (s *scheduler) firstRun(now time.Time, interval time.Duration) time.Time {
+	return now.Add(interval - jitter.Phase(s.m.cfg.Jitter, interval))
 }
 
 // unschedule removes a job; dropResults also discards its unsent result
