@@ -184,7 +184,7 @@ func (s *Server) handleRegister(sess *session, f *frame.Frame) []func() {
 	sess.reply(f, b)
 
 	if joined != nil {
-		s.broadcastTopology(protocol.EventUpdate, map[string]*protocol.TopologyCluster{joinedCluster.id: joined})
+		s.queueJoin(joinedCluster.id, joined)
 	}
 	if s.cfg.Scenario.Options.BroadcastEncryptionKey && m.encryptionKey != "" {
 		body, _ := json.Marshal(protocol.EncryptionKeyEvent{EncryptionKey: m.encryptionKey})

@@ -43,7 +43,7 @@ func envInt(name string, def int) int {
 }
 
 func holdOnce(b *testing.B, n int, hold time.Duration) {
-	s := startSim(b, joinScenario())
+	s := startSim(b, joinScenario(), func(c *Config) { c.JoinBroadcastDelay = 200 * time.Millisecond })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 

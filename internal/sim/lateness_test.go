@@ -3,6 +3,8 @@ package sim
 import (
 	"testing"
 	"time"
+
+	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
 func TestLatenessHistogram(t *testing.T) {
@@ -18,5 +20,38 @@ func TestLatenessHistogram(t *testing.T) {
 	}
 	if s.Counts[0] != 98 || s.Counts[len(s.Counts)-1] != 1 {
 		t.Errorf("counts %v", s.Counts)
+	}
+}
+
+// With joins batched, the topology updates of hosts that joined wait for
+// the batch, but a command is never sent ahead of them: agent a learns the
+// final topology (both joins, in one push) before its command arrives.
+func TestBatchedJoinsAreFlushedBeforeACommand(t *testing.T) {
+	s := startSim(t, joinScenario(), func(c *Config) { c.JoinBroadcastDelay = time.Hour })
+	ctx := testCtx(t)
+	changed := make(chan struct{}, 1)
+	a, err := connectAndRegister(ctx, s.StompURL(), "batch-a", changed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.conn.Close()
+	for _, n := range []string{"batch-b", "batch-c"} {
+		b, err := connectAndRegister(ctx, s.StompURL(), n, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.conn.Close()
+	}
+	final, _ := s.HostState("batch-c")
+	want := final.Hashes[protocol.CacheTopology]
+	if _, err := s.SendCommand("batch-a", CommandSpec{Component: "ZK_CLIENT", RoleCommand: "INSTALL"}); err != nil {
+		t.Fatal(err)
+	}
+	for !a.has(want) {
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			t.Fatal("the batched joins never reached batch-a although a command was sent to it")
+		}
 	}
 }
