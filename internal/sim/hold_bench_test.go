@@ -3,7 +3,6 @@ package sim
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"runtime"
@@ -77,6 +76,35 @@ func holdOnce(b *testing.B, n int, hold time.Duration) {
 		}
 	}()
 
+	// Each host beats every 10 s from its registration on, as an agent
+	// does, and sends a status report every other beat.
+	beatCtx, stopBeats := context.WithCancel(ctx)
+	defer stopBeats()
+	var hbErrs atomic.Int64
+	var hw sync.WaitGroup
+	report := []byte(`{"clusters":{"2":[{"serviceName":"ZK","componentName":"ZK_CLIENT","command":"STATUS","status":"INSTALLED","clusterId":"2"}]}}`)
+	beat := func(a *lightAgent) {
+		defer hw.Done()
+		t := time.NewTimer(10 * time.Second)
+		defer t.Stop()
+		for n := 0; ; n++ {
+			select {
+			case <-beatCtx.Done():
+				return
+			case <-t.C:
+			}
+			if err := a.heartbeat(beatCtx); err != nil && beatCtx.Err() == nil {
+				hbErrs.Add(1)
+			}
+			if n%2 == 0 {
+				if _, err := a.conn.Request(beatCtx, protocol.ReportsComponentStatus, report); err != nil && beatCtx.Err() == nil {
+					hbErrs.Add(1)
+				}
+			}
+			t.Reset(10 * time.Second)
+		}
+	}
+
 	start := time.Now()
 	agents := make([]*lightAgent, n)
 	sem := make(chan struct{}, 64)
@@ -95,6 +123,8 @@ func holdOnce(b *testing.B, n int, hold time.Duration) {
 				return
 			}
 			agents[i] = a
+			hw.Add(1)
+			go beat(a)
 		}()
 	}
 	wg.Wait()
@@ -111,38 +141,11 @@ func holdOnce(b *testing.B, n int, hold time.Duration) {
 	}
 
 	before := s.Metrics().HeartbeatLateness
-	holdCtx, stopHold := context.WithTimeout(ctx, hold)
-	defer stopHold()
-	var hbErrs atomic.Int64
-	var hw sync.WaitGroup
-	report := []byte(`{"clusters":{"2":[{"serviceName":"ZK","componentName":"ZK_CLIENT","command":"STATUS","status":"INSTALLED","clusterId":"2"}]}}`)
-	for _, a := range agents {
-		hw.Add(1)
-		go func() {
-			defer hw.Done()
-			// Agents registered one after the other already beat at
-			// different times; the start phase spreads them as the agent
-			// does.
-			t := time.NewTimer(time.Duration(rand.Int64N(int64(10 * time.Second))))
-			defer t.Stop()
-			for beat := 0; ; beat++ {
-				select {
-				case <-holdCtx.Done():
-					return
-				case <-t.C:
-				}
-				if err := a.heartbeat(holdCtx); err != nil && holdCtx.Err() == nil {
-					hbErrs.Add(1)
-				}
-				if beat%2 == 0 {
-					if _, err := a.conn.Request(holdCtx, protocol.ReportsComponentStatus, report); err != nil && holdCtx.Err() == nil {
-						hbErrs.Add(1)
-					}
-				}
-				t.Reset(10 * time.Second)
-			}
-		}()
+	select {
+	case <-time.After(hold):
+	case <-ctx.Done():
 	}
+	stopBeats()
 	hw.Wait()
 	after := s.Metrics()
 	cancel()
