@@ -41,10 +41,15 @@ bin/ambari-sim --quiet --scenario configs/sim/scale-status.json --url-port $base
 sim=$!
 for _ in $(seq 100); do curl -sf "$api/status" >/dev/null && break; sleep 0.1; done
 
+# The interpreter itself, not a wrapper (a pyenv shim costs a shell or
+# two per status check).
+py=$(python3 -c 'import sys; print(sys.executable)')
 mkdir -p "$tpl/etc/ambari-agent/conf"
 sed -e "s/^hostname=localhost$/hostname=127.0.0.1/" \
     -e "s/^url_port=.*/url_port=$base/" -e "s/^secured_url_port=.*/secured_url_port=$((base + 1))/" \
+    -e "s#^;executable=.*#executable=$py#" \
     configs/ambari-agent.ini > "$tpl/etc/ambari-agent/conf/ambari-agent.ini"
+mkdir -p "$tpl/var/lib/ambari-agent/data" && echo 2.7.8.0.0 > "$tpl/var/lib/ambari-agent/data/version"
 printf 'start=%d\nnum=%d\nprefix=scale\n' "$first" "$hosts" > "$tpl/etc/ambari-agent/conf/agent-multiplier.conf"
 
 metric() { curl -sf "$api/metrics" | python3 -c "import json,sys; m=json.load(sys.stdin); print($1)"; }
@@ -94,13 +99,13 @@ rss=0 pss=0 n=0
 for pf in "$root"/*/var/run/ambari-agent/ambari-agent.pid; do
   pid=$(cat "$pf" 2>/dev/null) || continue
   [ -r /proc/$pid/smaps_rollup ] || continue
-  read -r r p < <(awk '/^Rss:/{r=$2} /^Pss:/{p=$2} END{print r, p}' /proc/$pid/smaps_rollup)
+  read -r r p < <(awk '/^Rss:/{r=$2} /^Pss:/{p=$2} END{print r+0, p+0}' /proc/$pid/smaps_rollup 2>/dev/null || echo 0 0)
   rss=$((rss + r)); pss=$((pss + p)); n=$((n + 1))
 done
 echo "agents_running $n"
 echo "agents_rss_total $((rss / 1024)) MB"
 echo "agents_pss_total $((pss / 1024)) MB"
-[ "$n" -gt 0 ] && echo "agent_pss_mean $((pss / n)) kB"
+[ "$n" -eq 0 ] || echo "agent_pss_mean $((pss / n)) kB"
 echo "sim_rss $(awk '/^VmRSS/{print int($2/1024)}' /proc/$sim/status) MB"
 
 t3=$(date +%s%N)
