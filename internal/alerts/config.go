@@ -123,10 +123,10 @@ type Config struct {
 	// calls ("": /var/lib/ambari-agent/tmp, as hard-coded in Python).
 	AgentTmpDir string
 
-	// Jitter places the first run of a newly scheduled definition
-	// somewhere in (0, interval] instead of exactly one interval from now,
-	// so the checks of many agents started together are spread; nil: one
-	// interval, as in Python.
+	// Jitter brings the first run of a newly scheduled definition forward
+	// by up to one minute (never more than its interval), so the checks of
+	// many agents started together are spread; nil: exactly one interval
+	// from now, as in Python.
 	Jitter jitter.Source
 
 	// MaxWorkers bounds concurrently running checks (0: 20, the Python

@@ -178,9 +178,10 @@ func (s *scheduler) schedule(uuid string, w desiredJob, now time.Time) {
 }
 
 // firstRun is when a job scheduled now first runs: one interval from now,
-// less the jitter phase.
+// less the jitter phase, which spans at most one alert minute (spread
+// enough for many agents, and a long interval stays long).
 func (s *scheduler) firstRun(now time.Time, interval time.Duration) time.Time {
-	return now.Add(interval - jitter.Phase(s.m.cfg.Jitter, interval))
+	return now.Add(interval - jitter.Phase(s.m.cfg.Jitter, min(interval, s.m.cfg.Minute)))
 }
 
 // unschedule removes a job; dropResults also discards its unsent result
