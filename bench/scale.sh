@@ -30,11 +30,17 @@ root=$work/homes
 sim=
 
 cleanup() {
+  trap - EXIT INT TERM
   bin/ambari-agent multiplier stop --home "$tpl" --home-root "$root" --no-etc-hosts --parallel 32 >/dev/null 2>&1 || true
+  # Whatever a stop cut short: the agents this run started, by pid file.
+  for pf in "$root"/*/var/run/ambari-agent/ambari-agent.pid; do
+    [ -f "$pf" ] && kill -KILL "$(cat "$pf")" 2>/dev/null || true
+  done
   if [ -n "$sim" ]; then kill "$sim" 2>/dev/null || true; wait "$sim" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 143' INT TERM
 
 bin/ambari-sim --quiet --scenario configs/sim/scale-status.json --url-port $base \
   --secured-url-port $((base + 1)) --api-port $((base + 2)) >"$work/sim.log" 2>&1 &
