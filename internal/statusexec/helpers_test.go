@@ -494,6 +494,19 @@ func (h *harness) waitAfter() {
 	}
 }
 
+// waitLogged waits for a log line containing text: what a slow check
+// leads to may come after the cycle that started it has finished.
+func (h *harness) waitLogged(text string) bool {
+	deadline := time.Now().Add(wait)
+	for !h.logged(text) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
 // logged reports whether a log line contains text.
 func (h *harness) logged(text string) bool {
 	for _, e := range h.logs.AllEntries() {
