@@ -23,6 +23,8 @@ Commands:
   status    exit 0 if running, 2 on a stale pid file, 3 if not running
   reset     point the agent at another server and clear its certificates
   run       run the agent in the foreground (for systemd and containers)
+  multiplier {start|stop|restart|status}
+            many agents on this machine for scale tests (multiplier --help)
 
 Options (in any position):
   --home DIR                  agent home: config at DIR/etc/ambari-agent/conf,
@@ -132,6 +134,9 @@ func parseArgs(argv []string) (options, error) {
 func main() { os.Exit(run(os.Args[1:], os.Stdout)) }
 
 func run(argv []string, out io.Writer) int {
+	if len(argv) > 0 && argv[0] == "multiplier" {
+		return runMultiplier(argv[1:], out)
+	}
 	o, err := parseArgs(argv)
 	if err != nil {
 		return usageError(out, "%v", err)

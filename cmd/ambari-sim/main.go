@@ -58,6 +58,8 @@ Options:
   --command-retry-interval D
                            re-send unacknowledged commands after D (default 15s)
   --records N              SENDs kept per host and destination (default 64)
+  --join-broadcast-delay D push the topology updates of hosts that join within
+                           D as one (default 200ms; 0: one push per join)
   -v, --verbose            every heartbeat and frame-level detail
   -q, --quiet              warnings and errors only (for many agents)
   --json-log               one JSON object per log line
@@ -90,6 +92,7 @@ type options struct {
 	version                                      bool
 	passphrase, cert, key, caCert, caKey, tlsDir string
 	retryInterval                                time.Duration
+	joinDelay                                    time.Duration
 	records                                      int
 }
 
@@ -113,6 +116,7 @@ func parseArgs(args []string) (options, error) {
 	fs.StringVar(&o.caKey, "ca-key", "", "")
 	fs.StringVar(&o.tlsDir, "tls-dir", "", "")
 	fs.DurationVar(&o.retryInterval, "command-retry-interval", 15*time.Second, "")
+	fs.DurationVar(&o.joinDelay, "join-broadcast-delay", 200*time.Millisecond, "")
 	fs.IntVar(&o.records, "records", 64, "")
 	for _, name := range []string{"v", "verbose"} {
 		fs.BoolVar(&o.verbose, name, false, "")
@@ -205,7 +209,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ResourcesDir: o.resources, TwoWaySSL: o.twoWay, Passphrase: o.passphrase,
 		CertFile: o.cert, KeyFile: o.key, CACertFile: o.caCert, CAKeyFile: o.caKey, TLSDir: o.tlsDir,
 		CommandRetryInterval: o.retryInterval, RecordsPerHost: o.records,
-		Log: log.WithField("component", "sim"),
+		JoinBroadcastDelay: o.joinDelay,
+		Log:                log.WithField("component", "sim"),
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "ambari-sim: %v\n", err)

@@ -14,6 +14,7 @@ import (
 	"github.com/ambari-go/ambari-agent/internal/diskhealth"
 	"github.com/ambari-go/ambari-agent/internal/heartbeat"
 	"github.com/ambari-go/ambari-agent/internal/hostinfo"
+	"github.com/ambari-go/ambari-agent/internal/jitter"
 	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/ambari-go/ambari-agent/internal/protocol"
 	"github.com/ambari-go/ambari-agent/internal/security"
@@ -114,6 +115,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		StaleAlerts:   func() []protocol.StaleAlert { return a.alerts.StaleAlerts() },
 		MaxBackoff:    cfg.Server.MaxReconnectRetryDelay,
 		Observer:      a.health.mon,
+		Jitter:        jitter.Random,
 		Log:           a.linkLog,
 	})
 	work, err := a.buildWorkers(logger)

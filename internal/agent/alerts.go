@@ -9,6 +9,7 @@ import (
 
 	"github.com/ambari-go/ambari-agent/internal/alerts"
 	"github.com/ambari-go/ambari-agent/internal/cache"
+	"github.com/ambari-go/ambari-agent/internal/jitter"
 	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/ambari-go/ambari-agent/internal/orchestrator"
 	"github.com/ambari-go/ambari-agent/internal/recovery"
@@ -35,6 +36,7 @@ func (a *Agent) buildAlerts(alertsLog *logrus.Logger, w *workers) *alerts.Manage
 		CACertPath:      cfg.Security.CACertPath,
 		CacheDir:        cfg.Agent.CacheDir,
 		AgentTmpDir:     cfg.TmpDir(),
+		Jitter:          jitter.Random,
 		Minute:          alertMinute(logging.Component(alertsLog, "alerts")),
 		Liveness:        a.health.alerts,
 		Observe:         func(_, state string) { a.health.metrics.AlertRun(state) },

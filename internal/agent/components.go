@@ -11,6 +11,7 @@ import (
 	"github.com/ambari-go/ambari-agent/internal/actionqueue"
 	"github.com/ambari-go/ambari-agent/internal/filecache"
 	"github.com/ambari-go/ambari-agent/internal/hoststatus"
+	"github.com/ambari-go/ambari-agent/internal/jitter"
 	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/ambari-go/ambari-agent/internal/orchestrator"
 	"github.com/ambari-go/ambari-agent/internal/pyrunner"
@@ -137,6 +138,7 @@ func (a *Agent) buildWorkers(logger *logrus.Logger) (*workers, error) {
 		Sender:      a.link,
 		Recovery:    w.recovery,
 		Interval:    cfg.Agent.StatusCommandsRunInterval,
+		Jitter:      jitter.Random,
 		Concurrency: cfg.Agent.StatusCommandsConcurrency,
 		Log:         logging.Component(logger, "status"),
 	})

@@ -6,6 +6,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/ambari-go/ambari-agent/internal/jitter"
 	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/ambari-go/ambari-agent/internal/pyrunner"
 )
@@ -121,6 +122,12 @@ type Config struct {
 	// AgentTmpDir is the working directory of script alerts and Kerberos
 	// calls ("": /var/lib/ambari-agent/tmp, as hard-coded in Python).
 	AgentTmpDir string
+
+	// Jitter brings the first run of a newly scheduled definition forward
+	// by up to one minute (never more than its interval), so the checks of
+	// many agents started together are spread; nil: exactly one interval
+	// from now, as in Python.
+	Jitter jitter.Source
 
 	// MaxWorkers bounds concurrently running checks (0: 20, the Python
 	// pool's maximum).

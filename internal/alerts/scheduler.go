@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ambari-go/ambari-agent/internal/jitter"
 )
 
 // job is one scheduled definition, named by its uuid like the Python
@@ -164,11 +166,11 @@ func (s *scheduler) reschedule(snap *defSnapshot, eventType string, now time.Tim
 		if _, ok := s.jobs[uuid]; ok {
 			continue
 		}
-		start := now
-		if t, ok := from[w.alert.key()]; ok {
-			start = t
+		start, replaced := from[w.alert.key()]
+		if !replaced {
+			start = now
 		}
-		s.schedule(uuid, w, start)
+		s.schedule(uuid, w, start, !replaced)
 		added++
 	}
 	s.m.log.WithField("event", eventType).Infof("[AlertScheduler] Reschedule Summary: %d unscheduled, %d scheduled", removed, added)
@@ -185,13 +187,25 @@ func (j *job) key() defKey   { return j.alert.key() }
 
 // schedule adds a job whose first run is one interval after start (now, or
 // the last run of the job it replaces; a time already past makes it due at
-// once).
-func (s *scheduler) schedule(uuid string, w desiredJob, start time.Time) {
+// once). A new job (spread) starts up to one jitter phase early, so that
+// the alerts of many agents do not fire together.
+func (s *scheduler) schedule(uuid string, w desiredJob, start time.Time, spread bool) {
 	interval := time.Duration(w.alert.def.intervalMinutes()) * s.m.cfg.Minute
-	j := &job{uuid: uuid, alert: w.alert, fingerprint: w.fingerprint, interval: interval, next: start.Add(interval)}
+	next := start.Add(interval)
+	if spread {
+		next = s.firstRun(start, interval)
+	}
+	j := &job{uuid: uuid, alert: w.alert, fingerprint: w.fingerprint, interval: interval, next: next}
 	s.jobs[uuid] = j
 	heap.Push(&s.heap, j)
 	s.m.log.WithField("alert", w.alert.def.Name).Debugf("[AlertScheduler] Scheduling %s with UUID %s", w.alert.def.Name, uuid)
+}
+
+// firstRun is when a job scheduled now first runs: one interval from now,
+// less the jitter phase, which spans at most one alert minute (spread
+// enough for many agents, and a long interval stays long).
+func (s *scheduler) firstRun(now time.Time, interval time.Duration) time.Time {
+	return now.Add(interval - jitter.Phase(s.m.cfg.Jitter, min(interval, s.m.cfg.Minute)))
 }
 
 // unschedule removes a job; dropResults also discards its unsent result

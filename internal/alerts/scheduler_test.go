@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/ambari-go/ambari-agent/internal/jitter"
 )
 
 func recoveryDef(id int, name string, interval int) map[string]any {
@@ -307,5 +309,20 @@ func waitResults(t *testing.T, e *testEnv, names ...string) {
 		case <-deadline:
 			t.Fatalf("no result within a minute for %v", want)
 		}
+	}
+}
+
+// With a jitter phase near the whole interval, a definition's first run
+// comes long before one interval: many agents started together spread
+// their checks over the interval instead of all running them at its end.
+func TestJitteredFirstRunComesWithinTheInterval(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Minute = 10 * time.Minute
+		c.Jitter = jitter.Fixed(0.9999)
+	})
+	e.defs.set("CREATE", cluster(t, "2", "h1", nil, recoveryDef(1, "spread", 1)))
+	e.start()
+	if r := e.waitResult("spread", 30*time.Second); r.State != StateOK {
+		t.Fatalf("%+v", r)
 	}
 }

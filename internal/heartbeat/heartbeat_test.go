@@ -13,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ambari-go/ambari-agent/internal/cache"
+	"github.com/ambari-go/ambari-agent/internal/jitter"
 	"github.com/ambari-go/ambari-agent/internal/protocol"
 	"github.com/ambari-go/ambari-agent/internal/sim"
 	"github.com/ambari-go/ambari-agent/internal/stompws"
@@ -259,5 +260,20 @@ func BenchmarkHeartbeatBody(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		buf = l.heartbeatBody(buf[:0], int64(i))
+	}
+}
+
+// The second heartbeat of a session comes at the jitter phase, not one
+// whole interval after the first: with an hour's interval and a phase
+// near its end, the server still sees two heartbeats at once.
+func TestJitterBringsTheSecondHeartbeatForward(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.Interval = time.Hour
+		c.Jitter = jitter.Fixed(0.99999)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := h.sim.WaitHost(ctx, "hb-host", func(s sim.HostState) bool { return s.Heartbeats >= 2 }); err != nil {
+		t.Fatalf("no second heartbeat: %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ambari-go/ambari-agent/internal/cache"
+	"github.com/ambari-go/ambari-agent/internal/jitter"
 	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/ambari-go/ambari-agent/internal/protocol"
 	"github.com/ambari-go/ambari-agent/internal/stompws"
@@ -80,6 +81,10 @@ type Config struct {
 
 	// Interval between heartbeats. Default 10 s.
 	Interval time.Duration
+	// Jitter places the second heartbeat of a session somewhere in its
+	// first Interval, so agents that registered together do not beat
+	// together from then on; nil: exactly Interval.
+	Jitter jitter.Source
 	// MinBackoff and MaxBackoff bound the delay between registration
 	// attempts ([server] max_reconnect_retry_delay).
 	MinBackoff, MaxBackoff time.Duration
@@ -453,12 +458,14 @@ func (l *Link) restart(reason string) {
 }
 
 // heartbeats sends /heartbeat at once and then every Interval after the
-// previous exchange, until the session fails or ctx ends.
+// previous exchange (the first wait shortened by the jitter phase), until
+// the session fails or ctx ends.
 func (l *Link) heartbeats(ctx context.Context, conn Conn) error {
 	t := time.NewTimer(0)
 	defer t.Stop()
 	buf := make([]byte, 0, 64)
 	due := time.Now()
+	wait := l.cfg.Interval - jitter.Phase(l.cfg.Jitter, l.cfg.Interval)
 	for {
 		select {
 		case <-ctx.Done():
@@ -486,8 +493,9 @@ func (l *Link) heartbeats(ctx context.Context, conn Conn) error {
 		l.nextID = *resp.ID
 		l.log.Debugf("Heartbeat %d acknowledged", sent)
 		l.cfg.Observer.HeartbeatAcked(time.Since(start), max(start.Sub(due), 0))
-		due = time.Now().Add(l.cfg.Interval)
-		t.Reset(l.cfg.Interval)
+		due = time.Now().Add(wait)
+		t.Reset(wait)
+		wait = l.cfg.Interval
 	}
 }
 

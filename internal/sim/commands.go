@@ -645,6 +645,7 @@ func (s *Server) transmit(h *host, msg *cmdMessage) {
 	msg.session = sess
 	msg.sends++
 	body := mustJSON(msg.event)
+	s.flushJoins() // the command may name hosts that just joined
 	sess.deliver(protocol.UserCommands, body, protocol.HeaderMessageID, strconv.FormatInt(msg.messageID, 10))
 	s.metrics.commandMessages.Add(1)
 	h.obs.commandsSent++

@@ -184,7 +184,7 @@ func (s *Server) handleRegister(sess *session, f *frame.Frame) []func() {
 	sess.reply(f, b)
 
 	if joined != nil {
-		s.broadcastTopology(protocol.EventUpdate, map[string]*protocol.TopologyCluster{joinedCluster.id: joined})
+		s.queueJoin(joinedCluster.id, joined)
 	}
 	if s.cfg.Scenario.Options.BroadcastEncryptionKey && m.encryptionKey != "" {
 		body, _ := json.Marshal(protocol.EncryptionKeyEvent{EncryptionKey: m.encryptionKey})
@@ -302,7 +302,11 @@ func (s *Server) handleHeartbeat(sess *session, f *frame.Frame) {
 		log.Warnf("invalid heartbeat body: %v", parseErr)
 		return
 	}
-	h.lastHeartbeat = time.Now()
+	now := time.Now()
+	if h.hbCounter > 0 { // not the first of its session
+		s.metrics.lateness.observe(now.Sub(h.lastHeartbeat) - agentHeartbeatInterval)
+	}
+	h.lastHeartbeat = now
 	h.obs.heartbeats++
 	h.obs.staleAlerts = req.StaleAlerts
 	if fl := &s.faults; fl.HeartbeatIDZero != 0 && fl.appliesTo(h.name) {

@@ -28,6 +28,7 @@ type metrics struct {
 	commandMessages atomic.Uint64
 	slowConsumers   atomic.Uint64
 	throttled       atomic.Uint64
+	lateness        latenessHistogram
 
 	// rates over the last sampling period, set by the background loop
 	rateMu                       sync.Mutex
@@ -61,6 +62,9 @@ type Metrics struct {
 	SlowConsumers   uint64  `json:"slowConsumers"` // sessions closed because they did not read
 	Throttled       uint64  `json:"throttled"`     // connections refused
 	LastRecord      uint64  `json:"lastRecord"`
+	// HeartbeatLateness: how much later than 10 s after the previous one
+	// of its session each heartbeat arrived, since the start.
+	HeartbeatLateness HeartbeatLateness `json:"heartbeatLateness"`
 }
 
 // Metrics returns the current counters and rates (rates cover the last
@@ -92,7 +96,7 @@ func (s *Server) Metrics() Metrics {
 		CacheHits: mt.cacheHits.Load(), CacheMisses: mt.cacheMisses.Load(),
 		CommandMessages: mt.commandMessages.Load(), Tasks: tasks,
 		SlowConsumers: mt.slowConsumers.Load(), Throttled: mt.throttled.Load(),
-		LastRecord: s.rec.last(),
+		LastRecord: s.rec.last(), HeartbeatLateness: mt.lateness.snapshot(),
 	}
 }
 

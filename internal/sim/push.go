@@ -62,6 +62,7 @@ func (s *Server) push(p Push) (int, error) {
 		if err := json.Unmarshal(p.Body, &ev); err != nil {
 			return 0, err
 		}
+		s.flushJoins()
 		if err := m.applyTopology(&ev); err != nil {
 			return 0, err
 		}

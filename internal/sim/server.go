@@ -78,6 +78,11 @@ type Config struct {
 	// heartbeat came for this long; its next heartbeat then gets
 	// RESTART_AGENT. Default 2 minutes; negative turns it off.
 	HeartbeatLostAfter time.Duration
+	// JoinBroadcastDelay gathers the topology updates of hosts that join
+	// (options.joinUnknownHosts) within this long into one push to every
+	// agent; 0 pushes each join at once. Thousands of hosts joining need it:
+	// one push per join to every agent is n² frames.
+	JoinBroadcastDelay time.Duration
 
 	// RecordsPerHost bounds the recorded SENDs per host and destination
 	// (oldest dropped). Default 64.
@@ -171,6 +176,7 @@ type Server struct {
 	nextMessageID int64
 	faults        Faults
 	tl            *timeline
+	joins         joinBatch
 
 	running   bool
 	started   bool // Start succeeded once (the "start" trigger fired)

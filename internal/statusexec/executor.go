@@ -11,6 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ambari-go/ambari-agent/internal/cache"
+	"github.com/ambari-go/ambari-agent/internal/jitter"
 	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
@@ -90,6 +91,10 @@ type Config struct {
 	// cycle. 0 turns the periodic cycle off (post-command checks and the
 	// forced resend still work); negative means DefaultInterval.
 	Interval time.Duration
+	// Jitter delays the first cycle by a phase in [0, Interval), so the
+	// status checks of many agents started together do not run together;
+	// nil: the first cycle runs at once.
+	Jitter jitter.Source
 	// Concurrency is [agent] status_commands_concurrency, the number of
 	// status scripts a cycle runs at once; <= 0 means DefaultConcurrency.
 	Concurrency int
@@ -257,9 +262,10 @@ func (e *Executor) Run(ctx context.Context) error {
 // cycles runs a cycle at once and then one Interval after the previous one
 // ended, as the Python agent does: cycles never overlap, and a long cycle
 // stretches the period instead of piling up work. A cycle's length is
-// bounded: it waits for no check longer than SlowCheckAfter.
+// bounded: it waits for no check longer than SlowCheckAfter. The first
+// cycle waits for the jitter phase.
 func (e *Executor) cycles(ctx context.Context) {
-	t := time.NewTimer(0)
+	t := time.NewTimer(jitter.Phase(e.cfg.Jitter, e.cfg.Interval))
 	defer t.Stop()
 	for {
 		select {
