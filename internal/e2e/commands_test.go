@@ -477,18 +477,21 @@ func TestCommandRetries(t *testing.T) {
 		t.Fatalf("%d attempts (%d starts, %d ends seen), want 4", attempts, len(starts), len(ends))
 	}
 	// The waits between one attempt's end and the next one's start: 2, 4,
-	// then what is left of the budget (8 s less the whole seconds the
-	// attempts took, so more than 4 unless they took seconds each).
+	// then 8 s or what is left of the 14 s budget, whichever is less; on a
+	// loaded machine the attempts take seconds each and the last wait may
+	// rightly be the shortest, so only the doubling from 2 to 4 and the cap
+	// are checked.
 	var gaps, waits []time.Duration
 	for i := 1; i < len(starts); i++ {
 		gaps = append(gaps, starts[i].Sub(starts[i-1]).Round(10*time.Millisecond))
 		waits = append(waits, starts[i].Sub(ends[i-1]).Round(10*time.Millisecond))
 	}
 	t.Logf("%d attempts; between their starts: %v; waits from one's end to the next one's start: %v", attempts, gaps, waits)
-	for i := 1; i < len(waits); i++ {
-		if waits[i] <= waits[i-1] {
-			t.Errorf("wait %d (%s) is not longer than wait %d (%s)", i+1, waits[i], i, waits[i-1])
-		}
+	if waits[1] <= waits[0] {
+		t.Errorf("wait 2 (%s) is not longer than wait 1 (%s)", waits[1], waits[0])
+	}
+	if waits[2] > 10*time.Second { // 8 s, plus a slow interpreter start
+		t.Errorf("wait 3 (%s) is longer than the 8 s delay", waits[2])
 	}
 	if waits[0] < 2*time.Second {
 		t.Errorf("the first retry came %s after the first attempt ended, before the 2 s delay", waits[0])
