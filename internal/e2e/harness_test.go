@@ -164,6 +164,21 @@ type Agent struct {
 // can run both ways (AMBARI_E2E_RESIDENT_RUNNER=false go test ./internal/e2e/).
 const ResidentRunnerEnv = "AMBARI_E2E_RESIDENT_RUNNER"
 
+// suitePython is the interpreter every agent of the suite runs scripts
+// with: python3 (or $PYTHON) resolved once past any wrapper. A version
+// manager's shim is a shell script that costs a second or more per start on
+// a loaded machine, which would eat the few seconds' timeouts the tests give
+// their commands.
+func suitePython(t testing.TB) string {
+	suitePythonOnce.Do(func() { suitePythonPath = cmdPython(t) })
+	return suitePythonPath
+}
+
+var (
+	suitePythonOnce sync.Once
+	suitePythonPath string
+)
+
 func residentRunner() string {
 	if v := os.Getenv(ResidentRunnerEnv); v != "" {
 		return v
@@ -209,6 +224,7 @@ func newAgent(t testing.TB, s *sim.Server, name string, edits Ini) *Agent {
 		},
 		"heartbeat": {"state_interval_seconds": "5"},
 		"python": {
+			"executable":      suitePython(t),
 			"lib_dirs":        filepath.Join(home, "usr/lib/ambari-agent/lib"),
 			"resident_runner": residentRunner(),
 		},

@@ -91,6 +91,7 @@ func copyTree(t testing.TB, src, dst string) {
 func newEnv(t testing.TB, mutate func(*Config)) *env {
 	t.Helper()
 	root := t.TempDir()
+	t.Cleanup(func() { killProcessesOf(root) })
 	e := &env{t: t, root: root, cache: filepath.Join(root, "cache"), data: filepath.Join(root, "data"), tmp: filepath.Join(root, "tmp")}
 	copyTree(t, "../../testdata/resources", e.cache)
 	for _, d := range []string{e.data, e.tmp} {
@@ -327,4 +328,19 @@ func (e *env) logged(substr string) bool {
 		}
 	}
 	return false
+}
+
+// killProcessesOf kills every process whose command line names dir: a
+// daemon a failed test could not stop would otherwise outlive it.
+func killProcessesOf(dir string) {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil || !strings.Contains(string(b), dir+"/") {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil && pid != os.Getpid() {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }
