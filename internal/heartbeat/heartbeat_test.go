@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/ambari-go/ambari-agent/internal/cache"
 	"github.com/ambari-go/ambari-agent/internal/jitter"
@@ -214,7 +215,8 @@ func TestRestartAgentActionRequestsRestart(t *testing.T) {
 }
 
 func TestRegistrationRefusedIsRetried(t *testing.T) {
-	h := newHarness(t, nil)
+	logger, hook := test.NewNullLogger()
+	h := newHarness(t, func(c *Config) { c.Log = logrus.NewEntry(logger) })
 	h.sim.SetFaults(sim.Faults{RegistrationFailure: 2, RegistrationFailureLog: "agent version mismatch"})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -226,6 +228,16 @@ func TestRegistrationRefusedIsRetried(t *testing.T) {
 		t.Errorf("%d registration attempts, want 3 (two refused)", n)
 	}
 	_ = st
+	// Operators grep for the Python agent's words.
+	var refusals int
+	for _, e := range hook.AllEntries() {
+		if e.Level == logrus.ErrorLevel && e.Message == "Registration failed due to: agent version mismatch" {
+			refusals++
+		}
+	}
+	if refusals != 2 {
+		t.Errorf("%d \"Registration failed due to: agent version mismatch\" errors logged, want 2", refusals)
+	}
 }
 
 func TestCommandsAreAcknowledged(t *testing.T) {

@@ -309,7 +309,14 @@ func (l *Link) register(ctx context.Context, conn Conn) error {
 		return fmt.Errorf("register: unreadable reply: %w", err)
 	}
 	if resp.ExitStatus != 0 {
-		return fmt.Errorf("registration refused by the server: %q", resp.Log)
+		// The Python agent's words, which operators' runbooks grep for
+		// (docs/protocol.md §2.4).
+		msg := "Registration failed"
+		if resp.Log != "" {
+			msg = "Registration failed due to: " + resp.Log
+		}
+		l.log.Error(msg)
+		return errors.New(msg)
 	}
 	if resp.ID == nil {
 		return fmt.Errorf("register: reply without an id: %.200q", reply)
