@@ -92,11 +92,7 @@ func benchAlertRun(b *testing.B, typ string) {
 	a := newAlertAgent(b, s, "e2e-alert-bench", benchMinute, Ini{"agent": {
 		"loglevel": "INFO", "alert_reports_interval": "5", "status_commands_run_interval": "0"}})
 	a.bin = plainBin
-	a.Start()
-	ctx := ctxFor(b, 10*time.Minute)
-	if _, err := s.WaitReady(ctx, a.Name); err != nil {
-		b.Fatal(err)
-	}
+	ctx, _ := a.StartReady(s, 10*time.Minute)
 	if typ == "SCRIPT" {
 		// The script comes with the TESTKIT package.
 		sent, err := s.SendCommand(a.Name, sim.CommandSpec{Component: "FLAKY", RoleCommand: "INSTALL",

@@ -60,11 +60,7 @@ func BenchmarkCommandLatency(b *testing.B) {
 	// is the real one, not a wrapper script such as pyenv's shim.
 	a := newAgent(b, s, "e2e-cmd-bench", Ini{"agent": {"status_commands_run_interval": "0"}, "python": {"executable": py}})
 	a.bin = plainBin
-	a.Start()
-	ctx := ctxFor(b, 30*time.Minute)
-	if _, err := s.WaitReady(ctx, a.Name); err != nil {
-		b.Fatal(err)
-	}
+	ctx, _ := a.StartReady(s, 30*time.Minute)
 	spec := sim.CommandSpec{Component: "DEMO_CLIENT", RoleCommand: "CUSTOM_COMMAND", CustomCommand: "STAMP",
 		Script: "scripts/e2e_stamp.py"}
 	run := func() (sim.TaskState, int64) {

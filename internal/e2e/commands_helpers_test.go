@@ -39,11 +39,7 @@ func startCmdEnv(t *testing.T, name string, ini Ini, d time.Duration) *cmdEnv {
 	port := sc.Clusters[0].Configurations["demo-env"]["server_port"]
 	s := startSim(t, sc, nil)
 	a := newAgent(t, s, name, ini)
-	a.Start()
-	ctx := ctxFor(t, d)
-	if _, err := s.WaitReady(ctx, a.Name); err != nil {
-		t.Fatalf("agent never became ready: %v", err)
-	}
+	ctx, _ := a.StartReady(s, d)
 	return &cmdEnv{t: t, s: s, a: a, ctx: ctx, port: port}
 }
 

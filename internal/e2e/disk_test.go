@@ -59,11 +59,7 @@ func TestFullDiskNeverReportsStopped(t *testing.T) {
 	s := startSim(t, sc, nil)
 	a := newAgent(t, s, "e2e-disk-full", nil)
 	disktest.MountTmpfs(t, a.DataDir(), "8m")
-	a.Start()
-	ctx := ctxFor(t, 120*time.Second)
-	if _, err := s.WaitReady(ctx, a.Name); err != nil {
-		t.Fatalf("agent never became ready: %v", err)
-	}
+	ctx, _ := a.StartReady(s, 120*time.Second)
 	e := &cmdEnv{t: t, s: s, a: a, ctx: ctx}
 	for _, rc := range []string{"INSTALL", "START"} {
 		cmdFinal(t, e.done(e.send(sim.CommandSpec{Component: "DEMO_SERVER", RoleCommand: rc})), protocol.StatusCompleted)

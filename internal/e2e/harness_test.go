@@ -250,6 +250,20 @@ func newAgent(t testing.TB, s *sim.Server, name string, edits Ini) *Agent {
 	return a
 }
 
+// StartReady starts the agent and waits, for at most d, until s has it
+// registered with its caches in sync; the returned context ends with that
+// deadline, for the rest of the test.
+func (a *Agent) StartReady(s *sim.Server, d time.Duration) (context.Context, sim.HostState) {
+	a.t.Helper()
+	a.Start()
+	ctx := ctxFor(a.t, d)
+	h, err := s.WaitReady(ctx, a.Name)
+	if err != nil {
+		a.t.Fatalf("agent %s never became ready: %v", a.Name, err)
+	}
+	return ctx, h
+}
+
 // editIni replaces key=value lines in their sections, or appends them.
 func editIni(text string, edits Ini) string {
 	lines := strings.Split(text, "\n")

@@ -20,13 +20,7 @@ var cacheNames = []string{"topology", "metadata", "configurations", "host_level_
 func TestRegistrationCachesAndHeartbeats(t *testing.T) {
 	s := startSim(t, demoScenario(t), nil)
 	a := newAgent(t, s, "e2e-reg", nil)
-	a.Start()
-	ctx := ctxFor(t, 60*time.Second)
-
-	h, err := s.WaitReady(ctx, a.Name)
-	if err != nil {
-		t.Fatalf("agent never registered: %v", err)
-	}
+	ctx, h := a.StartReady(s, 60*time.Second)
 	reg, err := s.WaitRecord(ctx, sim.Query{Host: a.Name, Destination: protocol.Register}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -79,12 +73,7 @@ func TestRegistrationCachesAndHeartbeats(t *testing.T) {
 func TestSimRestartReRegistersWithHashes(t *testing.T) {
 	s := startSim(t, demoScenario(t), nil)
 	a := newAgent(t, s, "e2e-restart", nil)
-	a.Start()
-	ctx := ctxFor(t, 90*time.Second)
-	h, err := s.WaitReady(ctx, a.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, h := a.StartReady(s, 90*time.Second)
 	topoFile := a.Path("var/lib/ambari-agent/cache/cluster_cache/topology.json")
 	before, _ := os.ReadFile(topoFile)
 	hitsBefore := s.Metrics().CacheHits
@@ -136,12 +125,7 @@ func TestSimRestartReRegistersWithHashes(t *testing.T) {
 func TestPushesChangeCachesOnDisk(t *testing.T) {
 	s := startSim(t, demoScenario(t), nil)
 	a := newAgent(t, s, "e2e-push", nil)
-	a.Start()
-	ctx := ctxFor(t, 60*time.Second)
-	h, err := s.WaitReady(ctx, a.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, h := a.StartReady(s, 60*time.Second)
 	dir := a.Path("var/lib/ambari-agent/cache/cluster_cache")
 	cid := "2"
 	waitFile := func(name string, ok func(map[string]any) bool) {

@@ -224,11 +224,7 @@ func TestHTTPMetricsHealthAndStatus(t *testing.T) {
 	s := startSim(t, sc, nil)
 	port := freePort(t)
 	a := newAgent(t, s, "e2e-metrics", Ini{"agent": {"http_port": strconv.Itoa(port)}})
-	a.Start()
-	ctx := ctxFor(t, 120*time.Second)
-	if _, err := s.WaitReady(ctx, a.Name); err != nil {
-		t.Fatal(err)
-	}
+	ctx, _ := a.StartReady(s, 120*time.Second)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 
 	statusStartDemo(ctx, t, s, a)
@@ -336,11 +332,7 @@ func TestJournalAndSIGHUP(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.Env = []string{fmt.Sprintf("JOURNAL_STREAM=%d:%d", st.Dev, st.Ino)}
-	a.Start()
-	ctx := ctxFor(t, 90*time.Second)
-	if _, err := s.WaitReady(ctx, a.Name); err != nil {
-		t.Fatal(err)
-	}
+	ctx, _ := a.StartReady(s, 90*time.Second)
 	journal := func() string { b, _ := os.ReadFile(out); return string(b) }
 	if !waitFor(ctx, func() bool {
 		return strings.Contains(journal(), "<6>link - Registered with the Ambari server 127.0.0.1\n")

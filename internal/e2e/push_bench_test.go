@@ -50,11 +50,7 @@ func pushFlood(b *testing.B) (peakKB, idleKB int) {
 	s := startSim(b, sc, nil)
 	a := newAgent(b, s, fmt.Sprintf("e2e-push-flood-%d", time.Now().UnixNano()), nil)
 	a.bin = plainBin
-	a.Start()
-	ctx := ctxFor(b, 10*time.Minute)
-	if _, err := s.WaitReady(ctx, a.Name); err != nil {
-		b.Fatal(err)
-	}
+	ctx, _ := a.StartReady(s, 10*time.Minute)
 	const (
 		applied    = "configurations cache updated"
 		registered = "Registered with the Ambari server"

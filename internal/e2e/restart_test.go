@@ -18,12 +18,7 @@ import (
 func TestSelfRestart(t *testing.T) {
 	s := startSim(t, demoScenario(t), nil)
 	a := newAgent(t, s, "e2e-restart-self", nil)
-	a.Start()
-	ctx := ctxFor(t, 90*time.Second)
-	st, err := s.WaitReady(ctx, a.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, st := a.StartReady(s, 90*time.Second)
 	pid := a.Pid()
 	pidFile := a.Path("var/run/ambari-agent/ambari-agent.pid")
 

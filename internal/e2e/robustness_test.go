@@ -17,12 +17,7 @@ import (
 func TestBadInputFromServer(t *testing.T) {
 	s := startSim(t, demoScenario(t), nil)
 	a := newAgent(t, s, "e2e-bad", nil)
-	a.Start()
-	ctx := ctxFor(t, 60*time.Second)
-	st, err := s.WaitReady(ctx, a.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, st := a.StartReady(s, 60*time.Second)
 	since := s.LastSeq()
 	raw := func(msg string) {
 		t.Helper()
@@ -101,12 +96,7 @@ func TestBadInputFromServer(t *testing.T) {
 func TestUndecodableStreamReconnects(t *testing.T) {
 	s := startSim(t, demoScenario(t), nil)
 	a := newAgent(t, s, "e2e-huge", nil)
-	a.Start()
-	ctx := ctxFor(t, 60*time.Second)
-	st, err := s.WaitReady(ctx, a.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, st := a.StartReady(s, 60*time.Second)
 	if err := s.SendRaw(a.Name, []byte("MESSAGE\ndestination:/user/commands\ncontent-length:999999999\n\n{}\x00")); err != nil {
 		t.Fatal(err)
 	}
@@ -123,11 +113,7 @@ func TestUndecodableStreamReconnects(t *testing.T) {
 func TestBigFramesAreOneWebSocketMessage(t *testing.T) {
 	s := startSim(t, demoScenario(t), nil)
 	a := newAgent(t, s, "e2e-big", Ini{"heartbeat": {"log_max_symbols_size": "0"}})
-	a.Start()
-	ctx := ctxFor(t, 90*time.Second)
-	if _, err := s.WaitReady(ctx, a.Name); err != nil {
-		t.Fatal(err)
-	}
+	ctx, _ := a.StartReady(s, 90*time.Second)
 	// About 30 bytes of report per line of output: a ~6 KiB report, then
 	// a ~1.9 MB one.
 	sizes := map[string][2]int{"200": {5 * 1024, 64 * 1024}, "63000": {1_800_000, 1_950_000}}
@@ -160,11 +146,7 @@ func TestBigFramesAreOneWebSocketMessage(t *testing.T) {
 func TestTwoWaySSL(t *testing.T) {
 	s := startSim(t, demoScenario(t), func(c *sim.Config) { c.TwoWaySSL = true; c.Passphrase = "e2e" })
 	a := newAgent(t, s, "e2e-2way", nil)
-	a.Start()
-	ctx := ctxFor(t, 60*time.Second)
-	if _, err := s.WaitReady(ctx, a.Name); err != nil {
-		t.Fatalf("agent never registered over two-way SSL: %v", err)
-	}
+	a.StartReady(s, 60*time.Second)
 	keys := a.Path("var/lib/ambari-agent/keys")
 	for _, f := range []string{"ca.crt", a.Name + ".key", a.Name + ".csr", a.Name + ".crt"} {
 		if st, err := statMode(keys + "/" + f); err != nil {

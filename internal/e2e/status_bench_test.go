@@ -55,11 +55,7 @@ func statusCycleCPU(b *testing.B, interval string) {
 	s := startSim(b, sc, func(c *sim.Config) { c.HeartbeatLogEvery = 1000 })
 	a := newAgent(b, s, "e2e-status-cpu", statusBenchIni(interval))
 	a.bin = plainBin
-	a.Start()
-	ctx := ctxFor(b, 10*time.Minute)
-	if _, err := s.WaitReady(ctx, a.Name); err != nil {
-		b.Fatal(err)
-	}
+	ctx, _ := a.StartReady(s, 10*time.Minute)
 	statusRuns := func() int {
 		data, _ := os.ReadFile(runs)
 		return bytes.Count(data, []byte("STATUS\n"))
@@ -162,11 +158,7 @@ func statusDeathToReport(b *testing.B, interval int) {
 	s := startSim(b, sc, func(c *sim.Config) { c.HeartbeatLogEvery = 1000 })
 	a := newAgent(b, s, "e2e-status-death", statusBenchIni(strconv.Itoa(interval)))
 	a.bin = plainBin
-	a.Start()
-	ctx := ctxFor(b, 30*time.Minute)
-	if _, err := s.WaitReady(ctx, a.Name); err != nil {
-		b.Fatal(err)
-	}
+	ctx, _ := a.StartReady(s, 30*time.Minute)
 	send := func(rc string) {
 		sent, err := s.SendCommand(a.Name, sim.CommandSpec{Component: "DEMO_SERVER", RoleCommand: rc})
 		if err != nil {

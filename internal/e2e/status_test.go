@@ -56,11 +56,7 @@ func TestStatusDeathAndAutoStart(t *testing.T) {
 	env["recovery_lifetime_max_count"] = "12"
 	s := startSim(t, sc, nil)
 	a := newAgent(t, s, "e2e-status-recovery", nil)
-	a.Start()
-	ctx := ctxFor(t, 170*time.Second)
-	if _, err := s.WaitReady(ctx, a.Name); err != nil {
-		t.Fatal(err)
-	}
+	ctx, _ := a.StartReady(s, 170*time.Second)
 	statusStartDemo(ctx, t, s, a)
 
 	// The operator turns recovery on; cluster-env reaches the agent.
@@ -134,11 +130,7 @@ func TestStatusSkippedWhileCommandRuns(t *testing.T) {
 	pids := filepath.Join(t.TempDir(), "sleeper.pids")
 	t.Cleanup(func() { statusKillPidsIn(pids) }) // runs after the agent is gone
 	a := newAgent(t, s, "e2e-status-busy", nil)
-	a.Start()
-	ctx := ctxFor(t, 90*time.Second)
-	if _, err := s.WaitReady(ctx, a.Name); err != nil {
-		t.Fatal(err)
-	}
+	ctx, _ := a.StartReady(s, 90*time.Second)
 	statusStartDemo(ctx, t, s, a)
 	if _, err := s.WaitHost(ctx, a.Name, func(h sim.HostState) bool {
 		return h.ComponentStatus["SLEEPER"].Status == protocol.ComponentInstalled
@@ -200,11 +192,7 @@ func TestStatusSkippedWhileCommandRuns(t *testing.T) {
 func TestStatusResentAfterReRegistration(t *testing.T) {
 	s := startSim(t, demoScenario(t), nil)
 	a := newAgent(t, s, "e2e-status-resend", nil)
-	a.Start()
-	ctx := ctxFor(t, 90*time.Second)
-	if _, err := s.WaitReady(ctx, a.Name); err != nil {
-		t.Fatal(err)
-	}
+	ctx, _ := a.StartReady(s, 90*time.Second)
 	statusStartDemo(ctx, t, s, a)
 	components := []string{"DEMO_SERVER", "DEMO_CLIENT", "SLEEPER", "FLAKY", "CHATTY"}
 	before, err := s.WaitHost(ctx, a.Name, func(h sim.HostState) bool {
@@ -277,11 +265,7 @@ func TestStatusHangingCheckDoesNotHoldOthers(t *testing.T) {
 		CommandParams: sim.StringMap{"pids_dir": hangPids, "hang_seconds": "60"}})
 	s := startSim(t, sc, nil)
 	a := newAgent(t, s, "e2e-status-hang", nil)
-	a.Start()
-	ctx := ctxFor(t, 90*time.Second)
-	if _, err := s.WaitReady(ctx, a.Name); err != nil {
-		t.Fatal(err)
-	}
+	ctx, _ := a.StartReady(s, 90*time.Second)
 	hangLine := regexp.MustCompile(`Status command still running after .* componentName=HANGER`)
 	if err := statusPoll(ctx, func() bool { return hangLine.MatchString(a.Log()) }); err != nil {
 		t.Fatalf("HANGER's check never turned slow: %v", err)
@@ -365,11 +349,7 @@ func TestStatusHangingCheckDoesNotHoldOthers(t *testing.T) {
 func TestStatusVersionAndHostStatusReports(t *testing.T) {
 	s := startSim(t, demoScenario(t), nil)
 	a := newAgent(t, s, "e2e-status-fields", nil)
-	a.Start()
-	ctx := ctxFor(t, 60*time.Second)
-	if _, err := s.WaitReady(ctx, a.Name); err != nil {
-		t.Fatal(err)
-	}
+	ctx, _ := a.StartReady(s, 60*time.Second)
 
 	rec, err := s.WaitRecord(ctx, sim.Query{Host: a.Name, Destination: protocol.ReportsComponentVersion}, nil)
 	if err != nil {
