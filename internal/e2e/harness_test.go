@@ -152,6 +152,9 @@ type Agent struct {
 	bin  string
 	// Env is added to the environment of Start.
 	Env []string
+	// NoPassphrase starts the agent with no AMBARI_PASSPHRASE in its
+	// environment, as a service manager starts it; otherwise it is "e2e".
+	NoPassphrase bool
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -329,7 +332,15 @@ func (a *Agent) Start() {
 	}
 	cmd := exec.Command(a.bin, "run", "--home", a.Home)
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Env = append(append(os.Environ(), "AMBARI_PASSPHRASE=e2e"), a.Env...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AMBARI_PASSPHRASE=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	if !a.NoPassphrase {
+		cmd.Env = append(cmd.Env, "AMBARI_PASSPHRASE=e2e")
+	}
+	cmd.Env = append(cmd.Env, a.Env...)
 	if err := cmd.Start(); err != nil {
 		a.t.Fatal(err)
 	}

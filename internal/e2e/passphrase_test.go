@@ -2,38 +2,11 @@ package e2e
 
 import (
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/ambari-go/ambari-agent/internal/sim"
 )
-
-// startWithoutPassphrase runs the agent as Start does, but with no
-// AMBARI_PASSPHRASE in its environment, as a service manager starts it.
-func (a *Agent) startWithoutPassphrase() {
-	a.t.Helper()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out, err := os.OpenFile(a.Path("run.out"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	cmd := exec.Command(a.bin, "run", "--home", a.Home)
-	cmd.Stdout, cmd.Stderr = out, out
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AMBARI_PASSPHRASE=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	if err := cmd.Start(); err != nil {
-		a.t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); out.Close(); close(done) }()
-	a.cmd, a.done = cmd, done
-}
 
 // Two-way SSL needs the passphrase the server expects. With nothing set
 // the agent sends DEV, the server's default; ambari-env.sh can set
@@ -55,7 +28,8 @@ func TestTwoWaySSLPassphraseWithoutEnvironment(t *testing.T) {
 				}
 				writeFile(t, a.Path("var/lib/ambari-agent/ambari-env.sh"), []byte(tc.envFile))
 			}
-			a.startWithoutPassphrase()
+			a.NoPassphrase = true
+			a.Start()
 			ctx := ctxFor(t, 60*time.Second)
 			if _, err := s.WaitReady(ctx, a.Name); err != nil {
 				t.Fatalf("agent never registered over two-way SSL: %v\n%s", err, a.Log())
