@@ -69,12 +69,18 @@ func agentCmd(t *testing.T, args ...string) (string, int) {
 	t.Helper()
 	cmd := exec.Command(agentBin, args...)
 	cmd.Env = os.Environ()
+	return combinedOutput(t, cmd)
+}
+
+// combinedOutput runs cmd and returns its output and exit code.
+func combinedOutput(t *testing.T, cmd *exec.Cmd) (string, int) {
+	t.Helper()
 	out, err := cmd.CombinedOutput()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("%v: %v", args, err)
+		t.Fatalf("%v: %v", cmd.Args, err)
 	}
 	return string(out), code
 }

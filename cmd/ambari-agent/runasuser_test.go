@@ -66,14 +66,7 @@ func asUser(t *testing.T, u *user.User, args ...string) (string, int) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
 	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/", "USER=" + u.Username, "LOGNAME=" + u.Username}
 	cmd.Dir = "/"
-	out, err := cmd.CombinedOutput()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("%v: %v", args, err)
-	}
-	return string(out), code
+	return combinedOutput(t, cmd)
 }
 
 // packagedHome lays out a home as the ambari-agent package leaves a host:
