@@ -4,19 +4,17 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"io"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/sirupsen/logrus"
 
 	"github.com/ambari-go/ambari-agent/internal/cache"
 	"github.com/ambari-go/ambari-agent/internal/jitter"
 	"github.com/ambari-go/ambari-agent/internal/protocol"
 	"github.com/ambari-go/ambari-agent/internal/sim"
 	"github.com/ambari-go/ambari-agent/internal/stompws"
+	"github.com/ambari-go/ambari-agent/internal/testutil"
 )
 
 func TestBackoffGrowsIsCappedAndJittered(t *testing.T) {
@@ -53,15 +51,9 @@ type harness struct {
 	commands   int
 }
 
-func quietLog() *logrus.Entry {
-	l := logrus.New()
-	l.SetOutput(io.Discard)
-	return logrus.NewEntry(l)
-}
-
 func newHarness(t *testing.T, mod func(*Config)) *harness {
 	t.Helper()
-	s, err := sim.New(sim.Config{Log: quietLog(), Scenario: &sim.Scenario{Options: sim.Options{EncryptionKey: "k-123", BroadcastEncryptionKey: true}}})
+	s, err := sim.New(sim.Config{Log: testutil.DiscardLog(), Scenario: &sim.Scenario{Options: sim.Options{EncryptionKey: "k-123", BroadcastEncryptionKey: true}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +79,7 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 		Interval:      200 * time.Millisecond,
 		MinBackoff:    100 * time.Millisecond,
 		MaxBackoff:    300 * time.Millisecond,
-		Log:           quietLog(),
+		Log:           testutil.DiscardLog(),
 	}
 	if mod != nil {
 		mod(&cfg)
