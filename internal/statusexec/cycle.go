@@ -188,14 +188,7 @@ func (e *Executor) cycleCheck(ctx context.Context, k checkKey, start uint64, res
 func (e *Executor) afterCommand(ctx context.Context, k checkKey, start uint64) {
 	defer e.wg.Done()
 	for {
-		status := e.check(ctx, k)
-		e.mu.Lock()
-		_, superseded := e.pending[k]
-		e.mu.Unlock()
-		if superseded {
-			e.log.WithFields(logrus.Fields{"componentName": k.component, "status": status}).
-				Info("Discarding status checked after a command: the next command for the component has ended")
-		} else if status != "" && ctx.Err() == nil {
+		if status := e.check(ctx, k); status != "" && ctx.Err() == nil {
 			e.flush(ctx, []outcome{{key: k, startGen: start, status: status}}, true)
 		}
 		e.mu.Lock()

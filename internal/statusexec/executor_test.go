@@ -1,12 +1,14 @@
 package statusexec
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ambari-go/ambari-agent/internal/jitter"
+	"github.com/ambari-go/ambari-agent/internal/testutil"
 )
 
 // The first cycle reports every local component; later cycles report only
@@ -495,6 +497,9 @@ func TestPostCommandStatusDroppedWhenNextCommandEnded(t *testing.T) {
 		t.Errorf("A checked %d times, want once per command", n)
 	}
 	wantTold(t, h.rec.told(), "1/A=STARTED")
+	if !h.logged("the next command for the component has ended") {
+		t.Error("the dropped result is not logged")
+	}
 }
 
 // With parallel execution, a command that ends while another one for the
@@ -630,5 +635,36 @@ func TestLogLinesKeepTheLoggerComponent(t *testing.T) {
 	}
 	if !found {
 		t.Error("the failing status script was not logged")
+	}
+}
+
+// Stopping the loop ends the checks still running (the orchestrator kills
+// their scripts) and Run returns; nothing is reported for them.
+func TestStopEndsRunningChecks(t *testing.T) {
+	st := newStack(t)
+	st.topology("CREATE", cluster{id: "1", local: []string{"A", "B"}})
+	st.metadata("1")
+	st.setState("A", running)
+	st.setState("B", running)
+	st.runner.hold("A")
+	st.runner.hold("B")
+	e, err := New(Config{HostName: testHost, Caches: st.store, Runner: st.runner, Sender: newSender(), Interval: interval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock = testutil.NewClock(time.Unix(0, 0))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	st.runner.waitCalls("A", 1)
+	st.runner.waitCalls("B", 1)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(wait):
+		t.Fatal("Run did not return while checks were running")
+	}
+	if n := st.runner.runningChecks(); n != 0 {
+		t.Errorf("%d checks still running after Run returned", n)
 	}
 }

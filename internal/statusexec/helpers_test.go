@@ -234,6 +234,12 @@ func (r *runner) callsOf(component string) []string {
 	return slices.Clone(r.calls[component])
 }
 
+func (r *runner) runningChecks() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.running
+}
+
 func (r *runner) peakChecks() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()

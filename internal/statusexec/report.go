@@ -33,6 +33,13 @@ func (e *Executor) flush(ctx context.Context, outs []outcome, immediate bool) {
 		// is outdated by nothing but a later command's end (afterCommand);
 		// a command start since then only keeps its reset.
 		later := e.touched[o.key.compKey] > o.startGen
+		if _, superseded := e.pending[o.key]; immediate && superseded {
+			// Judged with the report about to go out, so that it never
+			// follows the newer command's final report.
+			e.log.WithFields(logrus.Fields{"componentName": o.key.component, "status": o.status}).
+				Info("Discarding status checked after a command: the next command for the component has ended")
+			continue
+		}
 		if later && !immediate {
 			e.log.WithFields(logrus.Fields{"componentName": o.key.component, "status": o.status}).
 				Info("Discarding outdated status before sending")
