@@ -215,10 +215,14 @@ func mustJSON(t *testing.T, v any) []byte {
 func TestParallelExecutionOverlapsWithinBound(t *testing.T) {
 	e := newEnv(t, "", func(c *Config) { c.ParallelExecution = true; c.ParallelLimit = 2 }).start()
 	var cmds []map[string]any
+	// Every command runs until the test lets them end, once two run at
+	// once: the overlap does not depend on how fast scripts start.
 	for id := 20; id < 25; id++ {
-		cmds = append(cmds, cmd(id, "-1", map[string]string{"record": e.path("rec"), "sleep": "0.4", "command_retry_enabled": "true"}))
+		cmds = append(cmds, cmd(id, "-1", map[string]string{"record": e.path("rec"), "wait_file": e.path("go"), "command_retry_enabled": "true"}))
 	}
 	e.intake(message(clusterMsg{id: "-1", commands: cmds}))
+	testutil.WaitFor(t, "two commands running at once", func() bool { return len(e.events("rec")) >= 2 })
+	e.touch("go")
 	e.sender.waitFor(t, "all completed", func(all []map[string]any) bool {
 		n := 0
 		for _, r := range all {
