@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -208,6 +209,28 @@ func waitFile(t testing.TB, path string) string {
 			t.Fatalf("%s did not appear", path)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// runTimingOut runs sleep_tree.py as command taskID with the given timeout
+// (seconds), for a test of what the timeout does to the tree, and returns
+// the result, the tree's pids and the timeout used. The timeout must strike
+// once the whole tree is up: on a machine too loaded to start it in time,
+// the run is repeated with twice the timeout, up to a minute. The test
+// needs the tree up, not a particular speed.
+func runTimingOut(t testing.TB, e *env, taskID int, timeout int, params map[string]any) (Result, []int, int) {
+	t.Helper()
+	pidsFile := params["pids_file"].(string)
+	for {
+		h := header(t, taskID, "TESTKIT", "X", "START", testkitParams("sleep_tree.py", timeout, params), nil)
+		res := e.orch.Run(context.Background(), e.request(h))
+		if b, err := os.ReadFile(pidsFile); err == nil && len(b) > 0 {
+			return res, parsePids(t, string(b)), timeout
+		}
+		if timeout *= 2; timeout > 60 {
+			t.Fatalf("the process tree never came up before its timeout (exit %d)", res.ExitCode)
+		}
+		t.Logf("the process tree did not come up in time; again with a timeout of %d s", timeout)
 	}
 }
 

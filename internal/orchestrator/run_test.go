@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -168,16 +169,14 @@ func TestRunTimeoutKillsWholeTree(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	pidsFile := filepath.Join(e.tmp, "pids")
-	h := header(t, 9, "TESTKIT", "X", "START", testkitParams("sleep_tree.py", 3, map[string]any{"pids_file": pidsFile}), nil)
-	res := e.orch.Run(context.Background(), e.request(h))
-	pids := parsePids(t, waitFile(t, pidsFile))
+	res, pids, timeout := runTimingOut(t, e, 9, 3, map[string]any{"pids_file": pidsFile})
 	if len(pids) != 3 {
 		t.Fatalf("pids %v", pids)
 	}
 	if res.ExitCode != ExitTimedOut || !res.TimedOut {
 		t.Fatalf("exit %d timedOut %v", res.ExitCode, res.TimedOut)
 	}
-	if !strings.HasSuffix(res.Stderr, "Python script has been killed due to timeout after waiting 3 secs") {
+	if !strings.HasSuffix(res.Stderr, fmt.Sprintf("Python script has been killed due to timeout after waiting %d secs", timeout)) {
 		t.Errorf("stderr = %q", res.Stderr)
 	}
 	if res.Stdout != "tree ready" {
@@ -190,10 +189,7 @@ func TestRunTreeKillSparesPackageManager(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	pidsFile := filepath.Join(e.tmp, "pids")
-	h := header(t, 10, "TESTKIT", "X", "START",
-		testkitParams("sleep_tree.py", 2, map[string]any{"pids_file": pidsFile, "spare_yum": "true"}), nil)
-	res := e.orch.Run(context.Background(), e.request(h))
-	pids := parsePids(t, waitFile(t, pidsFile))
+	res, pids, _ := runTimingOut(t, e, 10, 2, map[string]any{"pids_file": pidsFile, "spare_yum": "true"})
 	killLater(t, pids...)
 	if res.ExitCode != ExitTimedOut {
 		t.Fatalf("exit %d", res.ExitCode)
@@ -212,10 +208,7 @@ func TestRunTimeoutEscalatesToSIGKILL(t *testing.T) {
 	e := newEnv(t, nil)
 	e.orch.killer.grace = 300 * time.Millisecond
 	pidsFile := filepath.Join(e.tmp, "pids")
-	h := header(t, 11, "TESTKIT", "X", "START",
-		testkitParams("sleep_tree.py", 2, map[string]any{"pids_file": pidsFile, "ignore_term": "true"}), nil)
-	res := e.orch.Run(context.Background(), e.request(h))
-	pids := parsePids(t, waitFile(t, pidsFile))
+	res, pids, _ := runTimingOut(t, e, 11, 2, map[string]any{"pids_file": pidsFile, "ignore_term": "true"})
 	if res.ExitCode != ExitTimedOut {
 		t.Fatalf("exit %d", res.ExitCode)
 	}
