@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,7 +48,27 @@ func TestStatusReportedAfterEachCommand(t *testing.T) {
 			seen = append(seen, st)
 		}
 	}
-	if want := []string{protocol.ComponentInstalled, protocol.ComponentStarted}; !slices.Equal(seen, want) {
+	want := []string{protocol.ComponentInstalled, protocol.ComponentStarted}
+	if !slices.Equal(seen, want) {
+		// One exception: when the START ended before the status after the
+		// INSTALL could be sent, that status would follow START's final
+		// report; the agent drops it and says so.
+		if slices.Equal(seen, want[1:]) && statusDroppedFor(a.Log(), "DEMO_SERVER") {
+			t.Log("START ended before the status after INSTALL was sent; the agent dropped it")
+			return
+		}
 		t.Errorf("DEMO_SERVER reported %v after INSTALL and START, want %v", seen, want)
 	}
+}
+
+// statusDroppedFor tells whether the agent's log says it dropped the
+// status checked after a command of component because the next command
+// for it had ended.
+func statusDroppedFor(log, component string) bool {
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "the next command for the component has ended") && strings.Contains(l, component) {
+			return true
+		}
+	}
+	return false
 }
