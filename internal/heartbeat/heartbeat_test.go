@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/ambari-go/ambari-agent/internal/cache"
 	"github.com/ambari-go/ambari-agent/internal/jitter"
@@ -51,9 +54,15 @@ type harness struct {
 	commands   int
 }
 
+func quietLog() *logrus.Entry {
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	return logrus.NewEntry(l)
+}
+
 func newHarness(t *testing.T, mod func(*Config)) *harness {
 	t.Helper()
-	s, err := sim.New(sim.Config{Log: testutil.DiscardLog(), Scenario: &sim.Scenario{Options: sim.Options{EncryptionKey: "k-123", BroadcastEncryptionKey: true}}})
+	s, err := sim.New(sim.Config{Log: quietLog(), Scenario: &sim.Scenario{Options: sim.Options{EncryptionKey: "k-123", BroadcastEncryptionKey: true}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +88,7 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 		Interval:      200 * time.Millisecond,
 		MinBackoff:    100 * time.Millisecond,
 		MaxBackoff:    300 * time.Millisecond,
-		Log:           testutil.DiscardLog(),
+		Log:           quietLog(),
 	}
 	if mod != nil {
 		mod(&cfg)
