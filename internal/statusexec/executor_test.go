@@ -149,7 +149,7 @@ func TestForceSendAfterRegistration(t *testing.T) {
 	h.exec.Registered()
 	want(t, h.sender.next(t), "1/A/STATUS=STARTED", "1/B/STATUS=INSTALLED", "2/C/STATUS=STARTED")
 
-	h.exec.CommandStarted("1", service, "A")
+	h.commandStarts("1", "A")
 	h.exec.Registered()
 	want(t, h.sender.next(t), "1/B/STATUS=INSTALLED", "2/C/STATUS=STARTED")
 	if len(h.cycles) != 0 {
@@ -175,13 +175,15 @@ func TestAcknowledgementDoesNotUndoCommandReset(t *testing.T) {
 	h.sender.hold = hold
 	h.sender.mu.Unlock()
 
-	h.exec.CommandFinished("1", service, "A")
+	h.commandRan("1", "A")
+	h.commandFinished("1", "A")
 	want(t, h.sender.next(t), "1/A/STATUS=STARTED") // the reply is held
-	h.exec.CommandStarted("1", service, "A")
+	h.commandStarts("1", "A")
 	close(hold)
 	h.waitAfter()
 
-	h.exec.CommandFinished("1", service, "A")
+	h.commandEnds("1", "A")
+	h.commandFinished("1", "A")
 	want(t, h.sender.next(t), "1/A/STATUS=STARTED")
 }
 
@@ -193,7 +195,7 @@ func TestSkipsComponentWithCommandRunning(t *testing.T) {
 	st.setState("A", running)
 	st.setState("B", running)
 	tr := &tracker{}
-	tr.set("1", "A", true)
+	tr.add("1", "A", 1)
 	h := startExecutor(t, st, func(c *Config) { c.Commands = tr })
 
 	want(t, h.sender.next(t), "1/B/STATUS=STARTED")
@@ -206,7 +208,7 @@ func TestSkipsComponentWithCommandRunning(t *testing.T) {
 	if !h.logged("Skipping status command for A") {
 		t.Error("skip not logged")
 	}
-	tr.set("1", "A", false)
+	tr.add("1", "A", -1)
 	h.tick()
 	want(t, h.sender.next(t), "1/A/STATUS=STARTED")
 }
@@ -247,6 +249,13 @@ func TestSlowCheckDoesNotDelayOtherComponents(t *testing.T) {
 
 	releaseA()
 	want(t, h.sender.next(t), "1/A/STATUS=STARTED")
+	// The check counts as running until its result is recorded; only then
+	// does a cycle check A again.
+	testutil.WaitFor(t, "A's slow check to end", func() bool {
+		h.exec.mu.Lock()
+		defer h.exec.mu.Unlock()
+		return len(h.exec.running) == 0
+	})
 	st.setState("A", stopped)
 	h.tick()
 	want(t, h.sender.next(t), "1/A/STATUS=INSTALLED")
@@ -331,18 +340,18 @@ func TestPostCommandCheckReportsAtOnce(t *testing.T) {
 	want(t, h.sender.next(t), "1/A/STATUS=STARTED")
 	h.waitCycles(1)
 
-	h.exec.CommandStarted("1", service, "A")
-	h.exec.CommandFinished("1", service, "A")
+	h.commandRan("1", "A")
+	h.commandFinished("1", "A")
 	want(t, h.sender.next(t), "1/A/STATUS=STARTED")
 	h.waitAfter()
 
-	h.exec.CommandFinished("1", service, "A")
+	h.commandFinished("1", "A")
 	h.waitAfter()
 	h.sender.none(t)
 
 	st.setState("A", stopped)
-	h.exec.CommandStarted("1", service, "A")
-	h.exec.CommandFinished("1", service, "A")
+	h.commandRan("1", "A")
+	h.commandFinished("1", "A")
 	want(t, h.sender.next(t), "1/A/STATUS=INSTALLED")
 	h.waitAfter()
 	if told := h.rec.told(); told[len(told)-1] != "1/A=INSTALLED" {
@@ -375,7 +384,7 @@ func TestStaleCycleResultIsDiscarded(t *testing.T) {
 	// Meanwhile a stop command ends and its check reports at once.
 	st.setState("A", stopped)
 	st.setState("B", stopped)
-	h.exec.CommandFinished("1", service, "A")
+	h.commandFinished("1", "A")
 	want(t, h.sender.next(t), "1/A/STATUS=INSTALLED")
 	h.waitAfter()
 	release()
@@ -403,7 +412,7 @@ func TestCycleResultBeforeCommandStartIsDiscarded(t *testing.T) {
 	release := st.runner.hold("A")
 	h := startExecutor(t, st, nil)
 	st.runner.waitCalls("A", 1)
-	h.exec.CommandStarted("1", service, "A")
+	h.commandStarts("1", "A")
 	release()
 	h.waitCycles(1)
 	h.sender.none(t)
@@ -425,27 +434,28 @@ func TestPostCommandStatusSurvivesNextCommandStart(t *testing.T) {
 	h := startExecutor(t, st, func(c *Config) { c.Interval = 0 })
 
 	// INSTALL ends; its check is slow, and START begins meanwhile.
-	h.exec.CommandStarted("1", service, "A")
+	h.commandStarts("1", "A")
 	release := st.runner.hold("A")
-	h.exec.CommandFinished("1", service, "A")
+	h.commandEnds("1", "A")
+	h.commandFinished("1", "A")
 	st.runner.waitCalls("A", 1)
-	h.tracker.set("1", "A", true)
-	h.exec.CommandStarted("1", service, "A")
+	h.commandStarts("1", "A")
 	release()
 	want(t, h.sender.next(t), "1/A/STATUS=INSTALLED")
 	h.waitAfter()
 
 	// A command that leaves the status as it was (a CONFIGURE-like custom
 	// command) still gets its status reported: its reset stands.
-	h.tracker.set("1", "A", false)
-	h.exec.CommandFinished("1", service, "A")
+	h.commandEnds("1", "A")
+	h.commandFinished("1", "A")
 	want(t, h.sender.next(t), "1/A/STATUS=INSTALLED")
 	h.waitAfter()
 
 	// START.
-	h.exec.CommandStarted("1", service, "A")
+	h.commandStarts("1", "A")
 	st.setState("A", running)
-	h.exec.CommandFinished("1", service, "A")
+	h.commandEnds("1", "A")
+	h.commandFinished("1", "A")
 	want(t, h.sender.next(t), "1/A/STATUS=STARTED")
 	h.waitAfter()
 	wantTold(t, h.rec.told(), "1/A=INSTALLED", "1/A=INSTALLED", "1/A=STARTED")
@@ -461,13 +471,12 @@ func TestPostCommandCheckRunsWhenNextCommandStartsFirst(t *testing.T) {
 	st.setState("A", stopped)
 	h := startExecutor(t, st, func(c *Config) { c.Interval = 0 })
 	for range 20 {
-		h.exec.CommandStarted("1", service, "A")
-		h.exec.CommandFinished("1", service, "A")
-		h.tracker.set("1", "A", true)
-		h.exec.CommandStarted("1", service, "A")
+		h.commandRan("1", "A")
+		h.commandFinished("1", "A")
+		h.commandStarts("1", "A")
 		want(t, h.sender.next(t), "1/A/STATUS=INSTALLED")
 		h.waitAfter()
-		h.tracker.set("1", "A", false)
+		h.commandEnds("1", "A")
 	}
 }
 
@@ -482,13 +491,15 @@ func TestPostCommandStatusDroppedWhenNextCommandEnded(t *testing.T) {
 	st.setState("A", stopped)
 	h := startExecutor(t, st, func(c *Config) { c.Interval = 0 })
 
-	h.exec.CommandStarted("1", service, "A")
+	h.commandStarts("1", "A")
 	release := st.runner.hold("A")
-	h.exec.CommandFinished("1", service, "A")
+	h.commandEnds("1", "A")
+	h.commandFinished("1", "A")
 	st.runner.waitCalls("A", 1)
-	h.exec.CommandStarted("1", service, "A")
+	h.commandStarts("1", "A")
 	st.setState("A", running)
-	h.exec.CommandFinished("1", service, "A")
+	h.commandEnds("1", "A")
+	h.commandFinished("1", "A")
 	release()
 	want(t, h.sender.next(t), "1/A/STATUS=STARTED")
 	h.waitAfter()
@@ -510,10 +521,12 @@ func TestNoPostCommandCheckWhileAnotherCommandRuns(t *testing.T) {
 	st.metadata("1")
 	st.setState("A", running)
 	h := startExecutor(t, st, func(c *Config) { c.Interval = 0 })
-	h.tracker.set("1", "A", true)
-	h.exec.CommandFinished("1", service, "A")
-	h.tracker.set("1", "A", false)
-	h.exec.CommandFinished("1", service, "A")
+	h.commandStarts("1", "A")
+	h.commandStarts("1", "A")
+	h.commandEnds("1", "A")
+	h.commandFinished("1", "A")
+	h.commandEnds("1", "A")
+	h.commandFinished("1", "A")
 	want(t, h.sender.next(t), "1/A/STATUS=STARTED")
 	h.waitAfter()
 	if n := len(st.calls("A")); n != 1 {
@@ -575,7 +588,7 @@ func TestIntervalZeroKeepsPostCommandChecks(t *testing.T) {
 	st.metadata("1")
 	st.setState("A", running)
 	h := startExecutor(t, st, func(c *Config) { c.Interval = 0 })
-	h.exec.CommandFinished("1", service, "A")
+	h.commandFinished("1", "A")
 	want(t, h.sender.next(t), "1/A/STATUS=STARTED")
 	h.waitAfter()
 	h.exec.Registered()

@@ -406,22 +406,45 @@ func (r *recovery) told() []string {
 // tracker is the "command running for component" counter.
 type tracker struct {
 	mu      sync.Mutex
-	running map[string]bool
+	running map[string]int
 }
 
-func (tr *tracker) set(clusterID, component string, running bool) {
+func (tr *tracker) add(clusterID, component string, n int) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	if tr.running == nil {
-		tr.running = map[string]bool{}
+		tr.running = map[string]int{}
 	}
-	tr.running[clusterID+"/"+component] = running
+	tr.running[clusterID+"/"+component] += n
 }
 
 func (tr *tracker) CommandsRunningForComponent(clusterID, component string) bool {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	return tr.running[clusterID+"/"+component]
+	return tr.running[clusterID+"/"+component] > 0
+}
+
+// A command's life as the executor hears of it: its scripts start
+// (commandStarts) and end (commandEnds), then, after its final report,
+// it is finished (commandFinished).
+
+func (h *harness) commandStarts(clusterID, component string) {
+	h.tracker.add(clusterID, component, 1)
+	h.exec.CommandStarted(clusterID, service, component)
+}
+
+func (h *harness) commandEnds(clusterID, component string) {
+	h.tracker.add(clusterID, component, -1)
+}
+
+func (h *harness) commandFinished(clusterID, component string) {
+	h.exec.CommandFinished(clusterID, service, component)
+}
+
+// commandRan: a command's scripts started and ended.
+func (h *harness) commandRan(clusterID, component string) {
+	h.commandStarts(clusterID, component)
+	h.commandEnds(clusterID, component)
 }
 
 // harness runs an executor against a stack, a fake runner and a fake
