@@ -14,6 +14,7 @@ import (
 
 	"github.com/ambari-go/ambari-agent/internal/cache"
 	"github.com/ambari-go/ambari-agent/internal/orchestrator"
+	"github.com/ambari-go/ambari-agent/internal/testutil"
 )
 
 // finalSender acknowledges everything and signals each message holding a
@@ -63,19 +64,19 @@ func cpuTime() time.Duration {
 // process that does nothing).
 func BenchmarkIntakeToExec(b *testing.B) {
 	root := b.TempDir()
-	copyTree(b, "testdata/resources", filepath.Join(root, "cache"))
+	testutil.CopyTree(b, "testdata/resources", filepath.Join(root, "cache"))
 	store := cache.Open("", nil)
 	applyCaches(b, store)
 	orch, err := orchestrator.New(orchestrator.Config{
 		Prefix: filepath.Join(root, "data"), CacheDir: filepath.Join(root, "cache"), TmpDir: root,
-		Python: "/bin/true", Caches: orchestrator.NewCacheSource(store, hostName), Log: discardLog(),
+		Python: "/bin/true", Caches: orchestrator.NewCacheSource(store, hostName), Log: testutil.DiscardLog(),
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
 	tr := &timedRunner{Runner: orch, entered: make(chan time.Time, 1), returned: make(chan time.Time, 1)}
 	sender := &finalSender{finals: make(chan struct{}, 1)}
-	q, err := New(Config{Runner: tr, Sender: sender, Prefix: filepath.Join(root, "data"), Log: discardLog()})
+	q, err := New(Config{Runner: tr, Sender: sender, Prefix: filepath.Join(root, "data"), Log: testutil.DiscardLog()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func BenchmarkCommandOverhead(b *testing.B) {
 				prefix = b.TempDir()
 			}
 			sender := &finalSender{finals: make(chan struct{}, 1)}
-			q, err := New(Config{Runner: &fakeRunner{}, Sender: sender, Prefix: prefix, Log: discardLog()})
+			q, err := New(Config{Runner: &fakeRunner{}, Sender: sender, Prefix: prefix, Log: testutil.DiscardLog()})
 			if err != nil {
 				b.Fatal(err)
 			}

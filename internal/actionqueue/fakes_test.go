@@ -45,6 +45,19 @@ func (c *virtualClock) Sleep(ctx context.Context, d time.Duration, wake <-chan s
 	c.advance(d)
 }
 
+// endlessWaits is a retry clock whose waits end only by a wake (a cancel)
+// or the queue stopping.
+type endlessWaits struct{}
+
+func (endlessWaits) Now() time.Time { return time.Now() }
+
+func (endlessWaits) Sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) {
+	select {
+	case <-ctx.Done():
+	case <-wake:
+	}
+}
+
 func (c *virtualClock) slept() []time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()

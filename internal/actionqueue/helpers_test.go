@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,6 +20,7 @@ import (
 	"github.com/ambari-go/ambari-agent/internal/cache"
 	"github.com/ambari-go/ambari-agent/internal/orchestrator"
 	"github.com/ambari-go/ambari-agent/internal/protocol"
+	"github.com/ambari-go/ambari-agent/internal/testutil"
 )
 
 const (
@@ -192,49 +191,6 @@ func reportsOf(all []map[string]any, taskID int) []map[string]any {
 	return out
 }
 
-var (
-	pythonOnce sync.Once
-	pythonPath string
-	pythonErr  error
-)
-
-func python(t testing.TB) string {
-	pythonOnce.Do(func() {
-		var out []byte
-		out, pythonErr = exec.Command("python3", "-c", "import sys; print(sys.executable)").Output()
-		pythonPath = strings.TrimSpace(string(out))
-	})
-	if pythonErr != nil || pythonPath == "" {
-		t.Fatalf("python3 is required: %v", pythonErr)
-	}
-	return pythonPath
-}
-
-func copyTree(t testing.TB, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			if d.Name() == "__pycache__" {
-				return filepath.SkipDir
-			}
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // env is one agent's command pipeline: real caches, a real orchestrator
 // running the test script, and a queue with a recording sender.
 type env struct {
@@ -260,7 +216,7 @@ func newEnv(t testing.TB, root string, mutate func(*Config)) *env {
 	}
 	e := &env{t: t, root: root, data: filepath.Join(root, "data"), cache: filepath.Join(root, "cache")}
 	if _, err := os.Stat(e.cache); err != nil {
-		copyTree(t, "testdata/resources", e.cache)
+		testutil.CopyTree(t, "testdata/resources", e.cache)
 	}
 	for _, d := range []string{e.data, filepath.Join(root, "tmp")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -277,7 +233,7 @@ func newEnv(t testing.TB, root string, mutate func(*Config)) *env {
 		CacheDir: e.cache,
 		TmpDir:   filepath.Join(root, "tmp"),
 		WorkDir:  root,
-		Python:   python(t),
+		Python:   testutil.Python(t),
 		Caches:   orchestrator.NewCacheSource(store, hostName),
 		Log:      logrus.NewEntry(logger).WithField("component", "orchestrator"),
 	})
@@ -488,10 +444,4 @@ func keysOf(m map[string]any) []string {
 		out = append(out, k)
 	}
 	return out
-}
-
-func discardLog() *logrus.Entry {
-	l := logrus.New()
-	l.SetOutput(io.Discard)
-	return logrus.NewEntry(l)
 }

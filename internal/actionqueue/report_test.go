@@ -12,6 +12,7 @@ import (
 
 	"github.com/ambari-go/ambari-agent/internal/orchestrator"
 	"github.com/ambari-go/ambari-agent/internal/protocol"
+	"github.com/ambari-go/ambari-agent/internal/testutil"
 )
 
 func sortedKeys(m map[string]any) string {
@@ -130,7 +131,7 @@ func (r emptyRunner) Run(ctx context.Context, req orchestrator.Request) orchestr
 // within MaxReportSize; a larger report goes alone; no message is empty.
 func TestReportsSplitAtSizeLimit(t *testing.T) {
 	sender := newRecSender()
-	s, err := newStatusStore(storeConfig{maxEntries: 100, sender: sender, log: discardLog()})
+	s, err := newStatusStore(storeConfig{maxEntries: 100, sender: sender, log: testutil.DiscardLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +212,7 @@ func TestSplitPointMatchesRenderedSize(t *testing.T) {
 // With nothing pending the periodic cycle neither sends nor allocates.
 func TestIdleCycleDoesNothing(t *testing.T) {
 	sender := newRecSender()
-	s, err := newStatusStore(storeConfig{maxEntries: 10, sender: sender, log: discardLog(), prefix: t.TempDir()})
+	s, err := newStatusStore(storeConfig{maxEntries: 10, sender: sender, log: testutil.DiscardLog(), prefix: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +231,7 @@ func TestIdleCycleDoesNothing(t *testing.T) {
 // sees the file paths first. Later cycles send form B.
 func TestPeriodicCycleSendsFormAFirst(t *testing.T) {
 	sender := newRecSender()
-	s, err := newStatusStore(storeConfig{maxEntries: 10, sender: sender, log: discardLog()})
+	s, err := newStatusStore(storeConfig{maxEntries: 10, sender: sender, log: testutil.DiscardLog()})
 	if err != nil {
 		t.Fatal(err)
 	}

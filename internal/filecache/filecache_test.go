@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ambari-go/ambari-agent/internal/testutil"
 )
 
 // resourceServer serves <prefix>/<dir>/.hash and <prefix>/<dir>/archive.zip
@@ -135,15 +137,6 @@ func makeZip(t *testing.T, entries ...entry) []byte {
 	return buf.Bytes()
 }
 
-func readFile(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 const pkg = "stacks/DEMO/1.0/services/DEMO/package"
 
 func TestProvideDownloadsOncePerRegistration(t *testing.T) {
@@ -164,10 +157,10 @@ func TestProvideDownloadsOncePerRegistration(t *testing.T) {
 	if want := filepath.Join(cacheDir, pkg); got != want {
 		t.Fatalf("path = %s, want %s", got, want)
 	}
-	if s := readFile(t, filepath.Join(got, "scripts/demo.py")); s != "print('v1')\n" {
+	if s := testutil.ReadFile(t, filepath.Join(got, "scripts/demo.py")); s != "print('v1')\n" {
 		t.Fatalf("script content %q", s)
 	}
-	if s := readFile(t, filepath.Join(got, ".hash")); s != "h1" {
+	if s := testutil.ReadFile(t, filepath.Join(got, ".hash")); s != "h1" {
 		t.Fatalf(".hash = %q", s)
 	}
 	st, _ := os.Stat(filepath.Join(got, ".hash"))
@@ -202,13 +195,13 @@ func TestProvideDownloadsOncePerRegistration(t *testing.T) {
 	if _, err := c.Provide(ctx, rs.url(), pkg); err != nil {
 		t.Fatal(err)
 	}
-	if s := readFile(t, filepath.Join(got, "scripts/demo.py")); s != "print('v2')\n" {
+	if s := testutil.ReadFile(t, filepath.Join(got, "scripts/demo.py")); s != "print('v2')\n" {
 		t.Fatalf("script content after update %q", s)
 	}
 	if _, err := os.Stat(filepath.Join(got, "templates/a.j2")); !os.IsNotExist(err) {
 		t.Fatalf("stale file survived the update: %v", err)
 	}
-	if s := readFile(t, filepath.Join(got, ".hash")); s != "h2" {
+	if s := testutil.ReadFile(t, filepath.Join(got, ".hash")); s != "h2" {
 		t.Fatalf(".hash = %q", s)
 	}
 	assertNoLeftovers(t, filepath.Dir(got))
@@ -239,7 +232,7 @@ func TestProvideEmptyArchiveKeepsOldCopy(t *testing.T) {
 	if _, err := c.Provide(context.Background(), rs.url(), "stack-hooks"); err != nil {
 		t.Fatal(err)
 	}
-	if s := readFile(t, filepath.Join(local, "before-INSTALL/scripts/hook.py")); s != "old" {
+	if s := testutil.ReadFile(t, filepath.Join(local, "before-INSTALL/scripts/hook.py")); s != "old" {
 		t.Fatalf("old copy changed: %q", s)
 	}
 	if _, err := os.Stat(filepath.Join(local, ".hash")); !os.IsNotExist(err) {
@@ -358,7 +351,7 @@ func TestProvideRefusesHostileArchives(t *testing.T) {
 			if !errors.Is(err, ErrUnsafePath) {
 				t.Fatalf("err = %v, want ErrUnsafePath", err)
 			}
-			if s := readFile(t, filepath.Join(local, "keep.py")); s != "old" {
+			if s := testutil.ReadFile(t, filepath.Join(local, "keep.py")); s != "old" {
 				t.Fatalf("old copy lost: %q", s)
 			}
 			for _, p := range []string{filepath.Join(cacheDir, "evil.py"), filepath.Join(filepath.Dir(cacheDir), "evil.py")} {
@@ -399,7 +392,7 @@ func TestProvideReplacesPlainFileAndEncodesURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := readFile(t, filepath.Join(got, "a.txt")); s != "a" {
+	if s := testutil.ReadFile(t, filepath.Join(got, "a.txt")); s != "a" {
 		t.Fatalf("a.txt = %q", s)
 	}
 	r := rs.takeRequests()

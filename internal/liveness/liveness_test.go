@@ -2,29 +2,17 @@ package liveness
 
 import (
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/ambari-go/ambari-agent/internal/testutil"
 )
-
-// fakeClock is moved by the test only.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // TestUnitPastItsBoundStalls: a part that beats on schedule is still
 // stalled while one unit of work is open past its own bound; an idle part
 // never is.
 func TestUnitPastItsBoundStalls(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1000, 0)}
+	clock := testutil.NewClock(time.Unix(1000, 0))
 	reg := New(clock.Now)
 	var units []time.Duration
 	reg.OnUnit(func(part, what string, d time.Duration) {

@@ -7,26 +7,13 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ambari-go/ambari-agent/internal/liveness"
 	"github.com/ambari-go/ambari-agent/internal/sdnotify"
+	"github.com/ambari-go/ambari-agent/internal/testutil"
 )
-
-// fakeClock is moved by the test only.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // systemd is a fake NOTIFY_SOCKET.
 type systemd struct {
@@ -108,7 +95,7 @@ func getHealth(t *testing.T, url string) (int, Health) {
 // the WATCHDOG=1 pings; once it beats again both recover. Time is a fake
 // clock; the refresh ticks are sent by the test.
 func TestStalledPartStopsWatchdogAndFailsHealthz(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clock := testutil.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	reg := liveness.New(clock.Now)
 	link, hb := reg.Part("server link", time.Minute), reg.Part("heartbeat sending", 30*time.Second)
 	loop := reg.Part("status loop", 10*time.Second)

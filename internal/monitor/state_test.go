@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ambari-go/ambari-agent/internal/liveness"
+	"github.com/ambari-go/ambari-agent/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -19,7 +20,7 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 func statusState(t *testing.T, registered, stall, degraded bool) (*State, time.Time) {
 	t.Helper()
 	start := time.Date(2026, 3, 4, 5, 0, 0, 0, time.UTC)
-	clock := &fakeClock{t: start}
+	clock := testutil.NewClock(start)
 	reg := liveness.New(clock.Now)
 	link := reg.Part("server link", 3*time.Minute)
 	hb := reg.Part("heartbeat sending", 30*time.Second)

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ambari-go/ambari-agent/internal/testutil"
 )
 
 // encrypt produces the server's ${enc=aes256_hex, value=...} form.
@@ -82,7 +84,7 @@ touch "${last#jceks://file}"
 	provider := "jceks://file" + store
 	want := "-cp|/opt/cred/lib/*|org.apache.hadoop.security.alias.CredentialShell|create|db.password|-value|plain1|-provider|" + provider + "|\n" +
 		"-cp|/opt/cred/lib/*|org.apache.hadoop.security.alias.CredentialShell|create|my.alias|-value|" + secret + "|-provider|" + provider + "|\n"
-	if got := mustRead(t, record); got != want {
+	if got := testutil.ReadFile(t, record); got != want {
 		t.Errorf("java calls:\n%s\nwant:\n%s", got, want)
 	}
 	if st, err := os.Stat(store); err != nil || st.Mode().Perm() != 0o644 {
@@ -96,7 +98,7 @@ touch "${last#jceks://file}"
 	if site[credentialProviderProperty] != provider || site[credentialClassPathKey] != "/opt/cred/lib/*" || cmd["credentialStoreEnabled"] != "true" {
 		t.Errorf("provider settings: %v, %v", site, cmd["credentialStoreEnabled"])
 	}
-	if strings.Contains(mustRead(t, filepath.Join(e.data, "command-300.json")), "plain1") {
+	if strings.Contains(testutil.ReadFile(t, filepath.Join(e.data, "command-300.json")), "plain1") {
 		t.Error("password in the command file")
 	}
 

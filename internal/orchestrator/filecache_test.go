@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/ambari-go/ambari-agent/internal/filecache"
+	"github.com/ambari-go/ambari-agent/internal/testutil"
 )
 
 // serveResources serves dir like the Ambari server's /resources: a .hash and
@@ -89,7 +90,7 @@ func TestRunDownloadsScriptsFromTheServer(t *testing.T) {
 		}
 	}
 	// The downloaded hooks ran around the downloaded script.
-	if mustRead(t, filepath.Join(e.tmp, "demo-hooks.log")) != "before-INSTALL X 400\nafter-INSTALL X 400\n" {
+	if testutil.ReadFile(t, filepath.Join(e.tmp, "demo-hooks.log")) != "before-INSTALL X 400\nafter-INSTALL X 400\n" {
 		t.Error("hooks from the server did not run")
 	}
 	if dump := res.StructuredOut["dump"].(map[string]any); dump["argv"].([]any)[0] != filepath.Join(empty, testkitPkg, "scripts/dump_env.py") {

@@ -2,14 +2,12 @@ package orchestrator
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
-	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/ambari-go/ambari-agent/internal/cache"
+	"github.com/ambari-go/ambari-agent/internal/testutil"
 )
 
 const (
@@ -40,60 +39,13 @@ type env struct {
 	logHook *test.Hook
 }
 
-var (
-	pythonOnce sync.Once
-	pythonPath string
-	pythonErr  error
-)
-
-// python returns the real interpreter behind python3 (not a wrapper such as
-// a pyenv shim), so tests see exactly what the scripts run under.
-func python(t testing.TB) string {
-	pythonOnce.Do(func() {
-		var out []byte
-		out, pythonErr = exec.Command("python3", "-c", "import sys; print(sys.executable)").Output()
-		pythonPath = strings.TrimSpace(string(out))
-	})
-	if pythonErr != nil || pythonPath == "" {
-		t.Fatalf("python3 is required: %v", pythonErr)
-	}
-	return pythonPath
-}
-
-// copyTree copies src into dst (the resources tree is copied so scripts and
-// their __pycache__ never touch the repository).
-func copyTree(t testing.TB, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			if d.Name() == "__pycache__" {
-				return filepath.SkipDir
-			}
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // newEnv builds the environment; mutate adjusts the Config before New.
 func newEnv(t testing.TB, mutate func(*Config)) *env {
 	t.Helper()
 	root := t.TempDir()
 	t.Cleanup(func() { killProcessesOf(root) })
 	e := &env{t: t, root: root, cache: filepath.Join(root, "cache"), data: filepath.Join(root, "data"), tmp: filepath.Join(root, "tmp")}
-	copyTree(t, "../../testdata/resources", e.cache)
+	testutil.CopyTree(t, "../../testdata/resources", e.cache)
 	for _, d := range []string{e.data, e.tmp} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -109,7 +61,7 @@ func newEnv(t testing.TB, mutate func(*Config)) *env {
 		CacheDir:   e.cache,
 		TmpDir:     e.tmp,
 		WorkDir:    root,
-		Python:     python(t),
+		Python:     testutil.Python(t),
 		PythonPath: []string{"/opt/agent/lib"},
 		Caches:     NewCacheSource(e.store, hostName),
 		Log:        logrus.NewEntry(logger).WithField("component", "orchestrator"),
@@ -246,15 +198,6 @@ func readJSON(t testing.TB, path string) map[string]any {
 	return m
 }
 
-func mustRead(t testing.TB, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // waitFile waits for a file to appear (scripts write pid files).
 func waitFile(t testing.TB, path string) string {
 	t.Helper()
@@ -267,6 +210,28 @@ func waitFile(t testing.TB, path string) string {
 			t.Fatalf("%s did not appear", path)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// runTimingOut runs sleep_tree.py as command taskID with the given timeout
+// (seconds), for a test of what the timeout does to the tree, and returns
+// the result, the tree's pids and the timeout used. The timeout must strike
+// once the whole tree is up: on a machine too loaded to start it in time,
+// the run is repeated with twice the timeout, up to a minute. The test
+// needs the tree up, not a particular speed.
+func runTimingOut(t testing.TB, e *env, taskID int, timeout int, params map[string]any) (Result, []int, int) {
+	t.Helper()
+	pidsFile := params["pids_file"].(string)
+	for {
+		h := header(t, taskID, "TESTKIT", "X", "START", testkitParams("sleep_tree.py", timeout, params), nil)
+		res := e.orch.Run(context.Background(), e.request(h))
+		if b, err := os.ReadFile(pidsFile); err == nil && len(b) > 0 {
+			return res, parsePids(t, string(b)), timeout
+		}
+		if timeout *= 2; timeout > 60 {
+			t.Fatalf("the process tree never came up before its timeout (exit %d)", res.ExitCode)
+		}
+		t.Logf("the process tree did not come up in time; again with a timeout of %d s", timeout)
 	}
 }
 

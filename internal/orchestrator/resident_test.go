@@ -92,9 +92,7 @@ func TestResidentRunMatchesFresh(t *testing.T) {
 func TestResidentTimeoutKillsWholeTree(t *testing.T) {
 	e, _ := residentEnv(t, nil)
 	pidsFile := filepath.Join(e.tmp, "pids")
-	h := header(t, 9, "TESTKIT", "X", "START", testkitParams("sleep_tree.py", 3, map[string]any{"pids_file": pidsFile}), nil)
-	res := e.orch.Run(context.Background(), e.request(h))
-	pids := parsePids(t, waitFile(t, pidsFile))
+	res, pids, _ := runTimingOut(t, e, 9, 3, map[string]any{"pids_file": pidsFile})
 	if len(pids) != 3 {
 		t.Fatalf("pids %v", pids)
 	}

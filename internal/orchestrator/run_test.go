@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ambari-go/ambari-agent/internal/filecache"
+	"github.com/ambari-go/ambari-agent/internal/testutil"
 )
 
 func TestRunPassesExactArgvEnvironmentAndFiles(t *testing.T) {
@@ -110,7 +112,7 @@ func TestRunPassesExactArgvEnvironmentAndFiles(t *testing.T) {
 	if v := child(child(cmd, "componentVersionMap"), "DEMO")["DEMO_SERVER"]; v != "1.0.3" {
 		t.Errorf("componentVersionMap = %v", cmd["componentVersionMap"])
 	}
-	if strings.Contains(mustRead(t, jsonPath), "\n    \"agentLevelParams\"") == false {
+	if strings.Contains(testutil.ReadFile(t, jsonPath), "\n    \"agentLevelParams\"") == false {
 		t.Error("command file is not indented by 4")
 	}
 }
@@ -167,16 +169,14 @@ func TestRunTimeoutKillsWholeTree(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	pidsFile := filepath.Join(e.tmp, "pids")
-	h := header(t, 9, "TESTKIT", "X", "START", testkitParams("sleep_tree.py", 3, map[string]any{"pids_file": pidsFile}), nil)
-	res := e.orch.Run(context.Background(), e.request(h))
-	pids := parsePids(t, waitFile(t, pidsFile))
+	res, pids, timeout := runTimingOut(t, e, 9, 3, map[string]any{"pids_file": pidsFile})
 	if len(pids) != 3 {
 		t.Fatalf("pids %v", pids)
 	}
 	if res.ExitCode != ExitTimedOut || !res.TimedOut {
 		t.Fatalf("exit %d timedOut %v", res.ExitCode, res.TimedOut)
 	}
-	if !strings.HasSuffix(res.Stderr, "Python script has been killed due to timeout after waiting 3 secs") {
+	if !strings.HasSuffix(res.Stderr, fmt.Sprintf("Python script has been killed due to timeout after waiting %d secs", timeout)) {
 		t.Errorf("stderr = %q", res.Stderr)
 	}
 	if res.Stdout != "tree ready" {
@@ -189,16 +189,13 @@ func TestRunTreeKillSparesPackageManager(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	pidsFile := filepath.Join(e.tmp, "pids")
-	h := header(t, 10, "TESTKIT", "X", "START",
-		testkitParams("sleep_tree.py", 2, map[string]any{"pids_file": pidsFile, "spare_yum": "true"}), nil)
-	res := e.orch.Run(context.Background(), e.request(h))
-	pids := parsePids(t, waitFile(t, pidsFile))
+	res, pids, _ := runTimingOut(t, e, 10, 2, map[string]any{"pids_file": pidsFile, "spare_yum": "true"})
 	killLater(t, pids...)
 	if res.ExitCode != ExitTimedOut {
 		t.Fatalf("exit %d", res.ExitCode)
 	}
 	waitDead(t, pids[0], pids[1])
-	if comm := strings.TrimSpace(mustRead(t, "/proc/"+strconv.Itoa(pids[2])+"/comm")); comm != "yum" {
+	if comm := strings.TrimSpace(testutil.ReadFile(t, "/proc/"+strconv.Itoa(pids[2])+"/comm")); comm != "yum" {
 		t.Fatalf("grandchild comm %q", comm)
 	}
 	if !processAlive(pids[2]) {
@@ -211,10 +208,7 @@ func TestRunTimeoutEscalatesToSIGKILL(t *testing.T) {
 	e := newEnv(t, nil)
 	e.orch.killer.grace = 300 * time.Millisecond
 	pidsFile := filepath.Join(e.tmp, "pids")
-	h := header(t, 11, "TESTKIT", "X", "START",
-		testkitParams("sleep_tree.py", 2, map[string]any{"pids_file": pidsFile, "ignore_term": "true"}), nil)
-	res := e.orch.Run(context.Background(), e.request(h))
-	pids := parsePids(t, waitFile(t, pidsFile))
+	res, pids, _ := runTimingOut(t, e, 11, 2, map[string]any{"pids_file": pidsFile, "ignore_term": "true"})
 	if res.ExitCode != ExitTimedOut {
 		t.Fatalf("exit %d", res.ExitCode)
 	}
@@ -254,7 +248,7 @@ func TestRunBacksUpOutputOfEarlierAttempts(t *testing.T) {
 		out + ".0": "attempt 1 fails\n", out + ".1": "attempt 2 fails\n", out: "attempt 3 fails\nattempt 4 fails\n",
 		filepath.Join(e.data, "errors-13.txt.1"): "attempt 2: failing on purpose\n",
 	} {
-		if got := mustRead(t, name); got != want {
+		if got := testutil.ReadFile(t, name); got != want {
 			t.Errorf("%s = %q, want %q", filepath.Base(name), got, want)
 		}
 	}
@@ -294,7 +288,7 @@ func TestRunHooksInOrderAroundTheScript(t *testing.T) {
 	}
 	want := "before-START START\nbefore-START-TESTKIT START\nbefore-START-TESTKIT-ORDER START\nscript START\n" +
 		"after-START-TESTKIT-ORDER START\nafter-START-TESTKIT START\nafter-START START\n"
-	if got := mustRead(t, filepath.Join(e.tmp, "order.log")); got != want {
+	if got := testutil.ReadFile(t, filepath.Join(e.tmp, "order.log")); got != want {
 		t.Fatalf("order:\n%s\nwant:\n%s", got, want)
 	}
 
@@ -302,13 +296,13 @@ func TestRunHooksInOrderAroundTheScript(t *testing.T) {
 	os.Remove(filepath.Join(e.tmp, "order.log"))
 	t.Setenv("FAIL_HOOK_before_START_TESTKIT", "3")
 	e2 := newEnv(t, nil)
-	copyTree(t, hooks, filepath.Join(e2.cache, "stack-hooks"))
+	testutil.CopyTree(t, hooks, filepath.Join(e2.cache, "stack-hooks"))
 	os.WriteFile(filepath.Join(e2.cache, testkitPkg, "scripts", "order.py"), mustReadBytes(t, script), 0o644)
 	res = e2.orch.Run(context.Background(), e2.request(h))
 	if res.ExitCode != 3 {
 		t.Fatalf("exit %d", res.ExitCode)
 	}
-	if got := mustRead(t, filepath.Join(e2.tmp, "order.log")); got != "before-START START\nbefore-START-TESTKIT START\n" {
+	if got := testutil.ReadFile(t, filepath.Join(e2.tmp, "order.log")); got != "before-START START\nbefore-START-TESTKIT START\n" {
 		t.Fatalf("order after a failing hook:\n%s", got)
 	}
 }
@@ -329,14 +323,14 @@ func TestRunDemoInstallWithStackHooksAndCustomCommand(t *testing.T) {
 	if res.ExitCode != 0 {
 		t.Fatalf("exit %d: %s", res.ExitCode, res.Stderr)
 	}
-	if got := mustRead(t, filepath.Join(e.tmp, "demo-hooks.log")); got != "before-INSTALL DEMO_CLIENT 31\nafter-INSTALL DEMO_CLIENT 31\n" {
+	if got := testutil.ReadFile(t, filepath.Join(e.tmp, "demo-hooks.log")); got != "before-INSTALL DEMO_CLIENT 31\nafter-INSTALL DEMO_CLIENT 31\n" {
 		t.Errorf("hooks log %q", got)
 	}
 	// Hooks and the script accumulate into one structured output.
 	if !reflect.DeepEqual(res.StructuredOut["hooks"], []any{"before-INSTALL", "after-INSTALL"}) || res.StructuredOut["version"] != "1.0.0" {
 		t.Errorf("structured out %v", res.StructuredOut)
 	}
-	if got := mustRead(t, filepath.Join(e.tmp, "demo-install", "demo_client", "client.conf")); got != "message=hello from the cache\n" {
+	if got := testutil.ReadFile(t, filepath.Join(e.tmp, "demo-install", "demo_client", "client.conf")); got != "message=hello from the cache\n" {
 		t.Errorf("client.conf %q", got)
 	}
 	// CUSTOM_COMMAND runs the named method, with hooks of that name only.
@@ -538,7 +532,7 @@ func TestCancelKillsRunningCommand(t *testing.T) {
 	if !strings.HasSuffix(res.Stdout, suffix) || !strings.HasSuffix(res.Stderr, suffix) {
 		t.Errorf("result lacks the abort suffix: %q / %q", res.Stdout, res.Stderr)
 	}
-	if !strings.HasSuffix(mustRead(t, req.OutFile), suffix) || !strings.HasSuffix(mustRead(t, req.ErrFile), suffix) {
+	if !strings.HasSuffix(testutil.ReadFile(t, req.OutFile), suffix) || !strings.HasSuffix(testutil.ReadFile(t, req.ErrFile), suffix) {
 		t.Error("output files lack the abort suffix")
 	}
 	waitDead(t, pids...)
@@ -597,7 +591,7 @@ func TestBackgroundCommand(t *testing.T) {
 	if final.ExitCode != 0 || final.StructuredOut["answer"] == nil || final.Stdout != "structured output mode valid" {
 		t.Fatalf("final %+v", final)
 	}
-	if mustRead(t, req.OutFile+".0") != "old" {
+	if testutil.ReadFile(t, req.OutFile+".0") != "old" {
 		t.Error("old output not backed up")
 	}
 

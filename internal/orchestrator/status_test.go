@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ambari-go/ambari-agent/internal/testutil"
 )
 
 func TestStatusOfARealDaemon(t *testing.T) {
@@ -34,7 +36,7 @@ func TestStatusOfARealDaemon(t *testing.T) {
 		}
 	}
 	// The daemon outlived its START script and serves the configured message.
-	port := strings.TrimSpace(mustRead(t, filepath.Join(home, "demo_server.port")))
+	port := strings.TrimSpace(testutil.ReadFile(t, filepath.Join(home, "demo_server.port")))
 	resp, err := http.Get("http://127.0.0.1:" + port + "/")
 	if err != nil {
 		t.Fatal(err)

@@ -8,19 +8,8 @@ import (
 	"time"
 
 	"github.com/ambari-go/ambari-agent/internal/cache"
+	"github.com/ambari-go/ambari-agent/internal/testutil"
 )
-
-// waitFor waits (generously) for cond, which Run makes true asynchronously.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // Run re-reads cluster-env and recoveryConfig when the caches change,
 // through the caches' own notifications.
@@ -55,7 +44,7 @@ func TestRunFollowsCacheChanges(t *testing.T) {
 	apply(cache.Configurations, map[string]any{"timestamp": 2, "hash": "c2", "clusters": map[string]any{
 		testCluster: map[string]any{"configurations": map[string]any{"cluster-env": map[string]any{
 			"recovery_type": "FULL", "recovery_max_count": "4"}}}}})
-	waitFor(t, "cluster-env change", func() bool { return m.Settings().Limits.MaxCount == 4 })
+	testutil.WaitFor(t, "cluster-env change", func() bool { return m.Settings().Limits.MaxCount == 4 })
 	if got := roleCommands(h.commandsAt(1000)); got["DATANODE"] != "STOP" {
 		t.Fatalf("desired state lost: commands %v", got)
 	}
@@ -63,7 +52,7 @@ func TestRunFollowsCacheChanges(t *testing.T) {
 	apply(cache.HostLevelParams, map[string]any{"hash": "p2", "clusters": map[string]any{
 		testCluster: map[string]any{"recoveryConfig": map[string]any{"components": []any{
 			map[string]any{"service_name": "YARN", "component_name": "NODEMANAGER", "desired_state": "STARTED"}}}}}})
-	waitFor(t, "recoveryConfig change", func() bool {
+	testutil.WaitFor(t, "recoveryConfig change", func() bool {
 		s := m.Settings().Recoverable
 		return len(s) == 1 && s[0] == "NODEMANAGER"
 	})
@@ -71,7 +60,7 @@ func TestRunFollowsCacheChanges(t *testing.T) {
 	apply(cache.Configurations, map[string]any{"timestamp": 3, "hash": "c3", "clusters": map[string]any{
 		testCluster: map[string]any{"configurations": map[string]any{"cluster-env": map[string]any{
 			"recovery_type": "AUTO_START", "recovery_enabled": "false"}}}}})
-	waitFor(t, "recovery switched off", func() bool { return !m.Enabled() })
+	testutil.WaitFor(t, "recovery switched off", func() bool { return !m.Enabled() })
 
 	cancel()
 	select {
@@ -96,7 +85,7 @@ func TestRunCatchesUp(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go m.Run(ctx)
-	waitFor(t, "catch-up", m.Enabled)
+	testutil.WaitFor(t, "catch-up", m.Enabled)
 }
 
 // Observations, commands and cache changes from many goroutines at once

@@ -3,11 +3,8 @@ package statusexec
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"slices"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // instantRunner answers every check at once: what is left of a cycle is the
@@ -73,83 +70,4 @@ func BenchmarkStatusCycle100AllChanged(b *testing.B) {
 	if s.n.Load() == 0 {
 		b.Fatal("no report sent")
 	}
-}
-
-// BenchmarkDeathToReport measures, with real status scripts run by the
-// orchestrator, the time from a component dying to its INSTALLED report,
-// with a short interval: ten components, interval 200 ms, each death at a
-// random moment. Reported: mean and worst latency and the cycle's work time
-// W. With deaths at random moments the mean is about Interval/2 + W and the
-// worst about Interval + 2W, which gives the figures for the default 20 s.
-func BenchmarkDeathToReport(b *testing.B) {
-	for _, c := range []int{1, 4} {
-		b.Run(fmt.Sprintf("concurrency=%d", c), func(b *testing.B) { deathToReport(b, c) })
-	}
-}
-
-func deathToReport(b *testing.B, concurrency int) {
-	st := newStack(b)
-	names := make([]string, 10)
-	for i := range names {
-		names[i] = fmt.Sprintf("C%d", i)
-		st.setState(names[i], "running")
-	}
-	st.topology("CREATE", cluster{id: "1", local: names})
-	st.metadata("1")
-	const interval = 200 * time.Millisecond
-	snd := newSender()
-	var cycleStart, work atomic.Int64
-	var cycles atomic.Int64
-	runner := st.orchestrator()
-	e, err := New(Config{HostName: testHost, Caches: st.store, Runner: runner, Sender: snd, Interval: interval, Concurrency: concurrency})
-	if err != nil {
-		b.Fatal(err)
-	}
-	e.onCycle = func() {
-		if s := cycleStart.Load(); s != 0 {
-			work.Add(time.Now().UnixNano() - s)
-			cycles.Add(1)
-		}
-		// The next cycle starts one interval from now.
-		cycleStart.Store(time.Now().Add(interval).UnixNano())
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = e.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-
-	await := func(line string) time.Time {
-		for {
-			select {
-			case r := <-snd.reports:
-				if slices.Contains(statusLines(b, r), line) {
-					return time.Now()
-				}
-			case <-time.After(wait):
-				b.Fatalf("no report with %s", line)
-			}
-		}
-	}
-	await("1/C9/STATUS=STARTED")
-
-	var total, worst time.Duration
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
-		name := names[i%len(names)]
-		time.Sleep(time.Duration(rand.Int64N(int64(interval))))
-		died := time.Now()
-		st.setState(name, "stopped")
-		lat := await("1/" + name + "/STATUS=INSTALLED").Sub(died)
-		total += lat
-		worst = max(worst, lat)
-		st.setState(name, "running")
-		await("1/" + name + "/STATUS=STARTED")
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms-to-report/op")
-	b.ReportMetric(float64(worst.Milliseconds()), "worst-ms")
-	if n := cycles.Load(); n > 0 {
-		b.ReportMetric(float64(work.Load())/float64(n)/1e6, "cycle-work-ms")
-	}
-	b.ReportMetric(0, "ns/op")
 }

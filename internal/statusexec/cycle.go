@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -150,7 +149,7 @@ func (e *Executor) cycleCheck(ctx context.Context, k checkKey, start uint64, res
 			<-e.sem
 		}
 	}
-	slow := time.AfterFunc(e.slowAfter, func() {
+	stopSlow := e.clock.AfterFunc(e.slowAfter, func() {
 		release()
 		if handed.CompareAndSwap(false, true) {
 			e.log.WithFields(logrus.Fields{"componentName": k.component, "command": k.command}).
@@ -159,7 +158,7 @@ func (e *Executor) cycleCheck(ctx context.Context, k checkKey, start uint64, res
 		}
 	})
 	status := e.check(ctx, k)
-	slow.Stop()
+	stopSlow()
 	release()
 	o := outcome{key: k, startGen: start, status: status}
 	if handed.CompareAndSwap(false, true) {
@@ -177,26 +176,30 @@ func (e *Executor) cycleCheck(ctx context.Context, k checkKey, start uint64, res
 
 // afterCommand is the immediate check after an execution command
 // (docs/behaviour.md §7.3, report=true): a changed STATUS is sent at once and makes any cycle
-// result for the component computed before it stale.
+// result for the component computed before it stale. start is the
+// generation at which the command ended.
+//
+// The result stands even if the next command for the component has
+// started meanwhile: the Python agent checks before it lets the next
+// command start, so the server always hears the status after each command.
+// It is dropped only when that next command has ended too, so that it
+// never follows the newer command's final report; the check then runs
+// again for the newer command.
 func (e *Executor) afterCommand(ctx context.Context, k checkKey, start uint64) {
 	defer e.wg.Done()
 	for {
-		// Another command for the component (parallel execution) will
-		// trigger its own check when it ends.
-		if e.cfg.Commands == nil || !e.cfg.Commands.CommandsRunningForComponent(k.cluster, k.component) {
-			if status := e.check(ctx, k); status != "" && ctx.Err() == nil {
-				e.flush(ctx, []outcome{{key: k, startGen: start, status: status}}, true)
-			}
+		if status := e.check(ctx, k); status != "" && ctx.Err() == nil {
+			e.flush(ctx, []outcome{{key: k, startGen: start, status: status}}, true)
 		}
 		e.mu.Lock()
-		f := e.running[k]
-		if f&again != 0 && ctx.Err() == nil {
-			e.running[k] = f &^ again
-			start = e.gen
+		next, again := e.pending[k]
+		delete(e.pending, k)
+		if again && ctx.Err() == nil {
+			start = next
 			e.mu.Unlock()
 			continue
 		}
-		if f &^= inAfter | again; f == 0 {
+		if f := e.running[k] &^ inAfter; f == 0 {
 			delete(e.running, k)
 		} else {
 			e.running[k] = f

@@ -45,5 +45,9 @@
 //   - acknowledged statuses of components no longer placed on this host are
 //     forgotten, not only those of vanished clusters;
 //   - the post-command check runs on its own goroutine, so the action queue
-//     is not held up by a status script.
+//     is not held up by a status script; its result still reaches the
+//     server when the next command for the component has started
+//     meanwhile (as the Python agent's check, which runs before the next
+//     command starts, always does), and is dropped only when that command
+//     has ended too, in favour of a new check for it.
 package statusexec

@@ -132,8 +132,22 @@ type checkKey struct {
 const (
 	inCycle uint8 = 1 << iota // a cycle's check is running
 	inAfter                   // a post-command check is running
-	again                     // another command finished meanwhile: check once more
 )
+
+// clock is the loop's time source: the wall clock, or a test's.
+type clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+	AfterFunc(d time.Duration, f func()) (stop func() bool)
+}
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time                         { return time.Now() }
+func (wallClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+func (wallClock) AfterFunc(d time.Duration, f func()) func() bool {
+	return time.AfterFunc(d, f).Stop
+}
 
 // Executor is the component status loop.
 type Executor struct {
@@ -156,6 +170,10 @@ type Executor struct {
 	// running holds the flags of the checks in flight; the cycle skips
 	// them.
 	running map[checkKey]uint8
+	// pending holds, per post-command check still running, the generation
+	// at which another command for the component ended meanwhile: the
+	// check runs once more, for that command.
+	pending map[checkKey]uint64
 	// touched records, per component, the generation of the last event that
 	// made older check results stale: a command starting or a post-command
 	// report being sent. gen counts those events; a check remembers the
@@ -176,6 +194,7 @@ type Executor struct {
 
 	started   atomic.Int64 // unix nanos at which Run began
 	lastCycle atomic.Int64 // unix nanos at which the last cycle finished
+	clock     clock
 	// onCycle and onAfter, if set before Run, are called after every
 	// cycle and every post-command check (tests).
 	onCycle, onAfter func()
@@ -189,6 +208,9 @@ type outcome struct {
 	status string
 	// slow: the check outlived SlowCheckAfter; its result comes later.
 	slow bool
+	// keepReset: a command started after this post-command check began;
+	// the acknowledgement must not undo that command's reset.
+	keepReset bool
 }
 
 // New builds an executor; Run runs it.
@@ -221,6 +243,8 @@ func New(cfg Config) (*Executor, error) {
 		acked:     make(map[checkKey]string),
 		running:   make(map[checkKey]uint8),
 		touched:   make(map[compKey]uint64),
+		pending:   make(map[checkKey]uint64),
+		clock:     wallClock{},
 	}, nil
 }
 
@@ -228,7 +252,7 @@ func New(cfg Config) (*Executor, error) {
 // post-command checks meanwhile. It returns after every check it started
 // has returned.
 func (e *Executor) Run(ctx context.Context) error {
-	e.started.Store(time.Now().UnixNano())
+	e.started.Store(e.clock.Now().UnixNano())
 	e.mu.Lock()
 	e.ctx, e.active = ctx, true
 	e.mu.Unlock()
@@ -265,20 +289,19 @@ func (e *Executor) Run(ctx context.Context) error {
 // bounded: it waits for no check longer than SlowCheckAfter. The first
 // cycle waits for the jitter phase.
 func (e *Executor) cycles(ctx context.Context) {
-	t := time.NewTimer(jitter.Phase(e.cfg.Jitter, e.cfg.Interval))
-	defer t.Stop()
+	wait := jitter.Phase(e.cfg.Jitter, e.cfg.Interval)
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-e.clock.After(wait):
 		}
 		var end func()
 		if e.cfg.Liveness != nil {
 			end = e.cfg.Liveness.Begin()
 		}
 		e.safely("status cycle", func() { e.runCycle(ctx) })
-		e.lastCycle.Store(time.Now().UnixNano())
+		e.lastCycle.Store(e.clock.Now().UnixNano())
 		if end != nil {
 			end()
 			e.cfg.Liveness.Beat()
@@ -286,7 +309,7 @@ func (e *Executor) cycles(ctx context.Context) {
 		if e.onCycle != nil {
 			e.onCycle()
 		}
-		t.Reset(e.cfg.Interval)
+		wait = e.cfg.Interval
 	}
 }
 
@@ -340,8 +363,17 @@ func (e *Executor) CommandStarted(clusterID, serviceName, component string) {
 // command's final report: the component's STATUS is checked at once and a
 // change is sent immediately. It returns at once; the check runs on its own
 // goroutine (the Python agent runs it on the action queue's thread).
+//
+// Whether the check is owed is decided here, before the queue can start
+// the next command: a command for the component that starts later does not
+// cancel the check nor discard its result (docs/behaviour.md §7.3).
 func (e *Executor) CommandFinished(clusterID, serviceName, component string) {
 	k := checkKey{compKey{clusterID, serviceName, component}, CommandStatus}
+	if e.cfg.Commands != nil && e.cfg.Commands.CommandsRunningForComponent(clusterID, component) {
+		// Another command for the component runs (parallel execution);
+		// its end triggers the check.
+		return
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.active {
@@ -351,7 +383,7 @@ func (e *Executor) CommandFinished(clusterID, serviceName, component string) {
 	f := e.running[k]
 	if f&inAfter != 0 {
 		// The running check may predate this command's end.
-		e.running[k] = f | again
+		e.pending[k] = e.gen
 		return
 	}
 	e.running[k] = f | inAfter
@@ -382,7 +414,7 @@ func (e *Executor) Health(maxAge time.Duration) error {
 			return nil
 		}
 	}
-	if age := time.Since(time.Unix(0, last)); age > maxAge {
+	if age := e.clock.Now().Sub(time.Unix(0, last)); age > maxAge {
 		if e.lastCycle.Load() == 0 {
 			return fmt.Errorf("status loop has not finished a cycle in %s", age.Round(time.Second))
 		}

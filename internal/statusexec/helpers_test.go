@@ -5,12 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,118 +15,55 @@ import (
 	"github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/ambari-go/ambari-agent/internal/cache"
-	"github.com/ambari-go/ambari-agent/internal/orchestrator"
 	"github.com/ambari-go/ambari-agent/internal/protocol"
+	"github.com/ambari-go/ambari-agent/internal/testutil"
 )
+
+// These tests drive the loop with a fake StatusRunner and a clock that
+// only the test moves: every interval, timeout and slow script is a step
+// the test takes, so nothing depends on how loaded the machine is. The
+// real scripts, run by the real agent, are the end-to-end suite's
+// (internal/e2e/status_test.go).
 
 const (
 	testHost  = "h1.example.com"
 	otherHost = "h2.example.com"
-	pkgFolder = "stacks/TEST/1.0/services/TESTSVC/package"
 	service   = "TESTSVC"
-	// wait bounds every wait for an event in these tests; generous so a
-	// loaded CI machine does not fail them.
-	wait = 20 * time.Second
+	// interval and slowAfter are the loop's settings in these tests; only
+	// the fake clock ever reaches them.
+	interval  = 20 * time.Second
+	slowAfter = 20 * time.Second
+	// wait bounds every wait for an event: generous, so a loaded CI
+	// machine does not fail these tests.
+	wait = testutil.Wait
 )
 
-// stack is a cache directory holding the test stack's package, its state
-// files and the cluster caches that place components on this host.
+// Live states a fake component can be in: what its status script answers.
+const (
+	running = "running" // exit 0
+	stopped = "stopped" // exit 3, ComponentIsNotRunning
+	client  = "client"  // exit 1, ClientComponentHasNoStatus
+	broken  = "broken"  // exit 1 with a traceback
+	noDisk  = "noDisk"  // the agent cannot run the check at all
+)
+
+// stack holds the cluster caches that place components on this host and
+// the fake runner that answers their checks.
 type stack struct {
-	t        testing.TB
-	root     string // holds the cache dir and the agents' data dirs
-	cacheDir string
-	pkgDir   string
-	store    *cache.Store
+	t      testing.TB
+	store  *cache.Store
+	runner *runner
 }
 
 func newStack(t testing.TB) *stack {
-	t.Helper()
-	root := t.TempDir()
-	dir := filepath.Join(root, "cache")
-	s := &stack{t: t, root: root, cacheDir: dir, pkgDir: filepath.Join(dir, pkgFolder), store: cache.Open("", nil)}
-	script, err := os.ReadFile("testdata/stack/services/TESTSVC/package/scripts/component.py")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range []string{"scripts", "state"} {
-		if err := os.MkdirAll(filepath.Join(s.pkgDir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(s.pkgDir, "scripts", "component.py"), script, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	// Runs after the executor stopped and before the directory is removed:
-	// the orchestrator leaves scripts running when the agent stops.
-	t.Cleanup(s.waitScriptsGone)
-	return s
+	return &stack{t: t, store: cache.Open("", nil), runner: newRunner(t)}
 }
 
-// waitScriptsGone waits until no process runs a script of this stack.
-func (s *stack) waitScriptsGone() {
-	deadline := time.Now().Add(wait)
-	for {
-		found := false
-		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-		for _, p := range procs {
-			if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), s.cacheDir) {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return
-		}
-		if time.Now().After(deadline) {
-			s.t.Error("stack scripts still running")
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// setState sets what the component's checks answer from now on.
+func (s *stack) setState(component, state string) { s.runner.setState(component, state) }
 
-// orchestrator returns a real orchestrator running this stack's scripts,
-// wrapped to count the checks running at once.
-func (s *stack) orchestrator() *countingRunner {
-	s.t.Helper()
-	// Under the stack's root, so it outlives the scripts (see newStack).
-	root, err := os.MkdirTemp(s.root, "agent")
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	for _, d := range []string{"data", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			s.t.Fatal(err)
-		}
-	}
-	o, err := orchestrator.New(orchestrator.Config{
-		Prefix:   filepath.Join(root, "data"),
-		CacheDir: s.cacheDir,
-		TmpDir:   filepath.Join(root, "tmp"),
-		WorkDir:  root,
-		Python:   "python3",
-		Caches:   orchestrator.NewCacheSource(s.store, testHost),
-	})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return &countingRunner{StatusRunner: o}
-}
-
-// countingRunner passes checks to the orchestrator and records the peak
-// number running at once.
-type countingRunner struct {
-	StatusRunner
-	running, peak atomic.Int32
-}
-
-func (r *countingRunner) RunStatus(ctx context.Context, clusterID, serviceName, component, commandName string) (int, string, map[string]any, error) {
-	n := r.running.Add(1)
-	defer r.running.Add(-1)
-	for p := r.peak.Load(); n > p && !r.peak.CompareAndSwap(p, n); p = r.peak.Load() {
-	}
-	return r.StatusRunner.RunStatus(ctx, clusterID, serviceName, component, commandName)
-}
+// calls returns the command names the component's checks ran with.
+func (s *stack) calls(component string) []string { return s.runner.callsOf(component) }
 
 // cluster describes one cluster of the topology: components placed on this
 // host and components placed only on another host.
@@ -138,47 +72,11 @@ type cluster struct {
 	local, remote []string
 }
 
-// setState sets what the component's script answers, atomically.
-func (s *stack) setState(role, line string) {
-	s.t.Helper()
-	p := filepath.Join(s.pkgDir, "state", role)
-	if err := os.WriteFile(p+".tmp", []byte(line), 0o644); err != nil {
-		s.t.Fatal(err)
-	}
-	if err := os.Rename(p+".tmp", p); err != nil {
-		s.t.Fatal(err)
-	}
-}
-
-// calls returns the command names the component's script has run with.
-func (s *stack) calls(role string) []string {
-	b, err := os.ReadFile(filepath.Join(s.pkgDir, "state", role+".calls"))
-	if err != nil {
-		return nil
-	}
-	return strings.Fields(string(b))
-}
-
-// waitCalls waits until the component's script has run n times.
-func (s *stack) waitCalls(role string, n int) {
-	s.t.Helper()
-	deadline := time.Now().Add(wait)
-	for len(s.calls(role)) < n {
-		if time.Now().After(deadline) {
-			s.t.Fatalf("%s: script ran %d times, want %d", role, len(s.calls(role)), n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func componentJSON(name string, hostIDs ...int) map[string]any {
 	return map[string]any{
 		"serviceName": service, "componentName": name, "hostIds": hostIDs,
 		"componentLevelParams": map[string]any{},
-		"commandParams": map[string]any{
-			"command_timeout": "900", "script": "scripts/component.py", "script_type": "PYTHON",
-			"service_package_folder": pkgFolder,
-		},
+		"commandParams":        map[string]any{"command_timeout": "900", "script": "scripts/component.py", "script_type": "PYTHON"},
 	}
 }
 
@@ -205,31 +103,24 @@ func (s *stack) topology(eventType string, clusters ...cluster) {
 	s.apply(cache.Topology, map[string]any{"eventType": eventType, "hash": fmt.Sprint(time.Now().UnixNano()), "clusters": cs})
 }
 
-// metadata gives each cluster metadata with STATUS checks, host-level
-// params and configurations (the orchestrator needs all three).
+// metadata gives each cluster metadata with STATUS checks.
 func (s *stack) metadata(ids ...string) { s.clusterData([]string{CommandStatus}, ids...) }
 
 // clusterData is metadata with the given status_commands_to_run (nil: the
 // key is absent).
 func (s *stack) clusterData(statusCommands []string, ids ...string) {
 	s.t.Helper()
-	meta := map[string]any{"-1": map[string]any{"clusterLevelParams": map[string]any{"jdk_location": "http://127.0.0.1:1/resources"}}}
-	hlp, configs := map[string]any{}, map[string]any{}
+	meta := map[string]any{}
 	for _, id := range ids {
 		m := map[string]any{
 			"clusterLevelParams": map[string]any{"stack_name": "TEST", "stack_version": "1.0", "cluster_name": "c" + id},
-			"serviceLevelParams": map[string]any{service: map[string]any{"version": "1.0", "service_package_folder": pkgFolder}},
 		}
 		if statusCommands != nil {
 			m["status_commands_to_run"] = statusCommands
 		}
 		meta[id] = m
-		hlp[id] = map[string]any{}
-		configs[id] = map[string]any{"configurations": map[string]any{}, "configurationAttributes": map[string]any{}}
 	}
 	s.apply(cache.Metadata, map[string]any{"eventType": "CREATE", "hash": "m", "clusters": meta})
-	s.apply(cache.HostLevelParams, map[string]any{"hash": "p", "clusters": hlp})
-	s.apply(cache.Configurations, map[string]any{"timestamp": 1, "hash": "c", "clusters": configs})
 }
 
 func (s *stack) apply(n cache.Name, event map[string]any) {
@@ -243,7 +134,137 @@ func (s *stack) apply(n cache.Name, event map[string]any) {
 	}
 }
 
-var errNotConnected = errors.New("not connected to the Ambari server")
+// runner is a fake StatusRunner. Each component answers from its state
+// (set with setState) as it is when its check starts; a check can be held
+// (hold) to play a slow script. It records the command names each
+// component ran with and the peak number of checks at once.
+type runner struct {
+	t  testing.TB
+	mu sync.Mutex
+	// state and version per component name.
+	state   map[string]string
+	version map[string]any
+	// holds: gates for the next checks of a component, taken in order.
+	holds map[string][]chan struct{}
+	calls map[string][]string
+	// changed is closed (and replaced) at every call, so waitCalls waits
+	// without polling.
+	changed       chan struct{}
+	running, peak int
+}
+
+func newRunner(t testing.TB) *runner {
+	return &runner{t: t, state: map[string]string{}, version: map[string]any{}, holds: map[string][]chan struct{}{},
+		calls: map[string][]string{}, changed: make(chan struct{})}
+}
+
+func (r *runner) setState(component, state string) {
+	r.mu.Lock()
+	r.state[component] = state
+	r.mu.Unlock()
+}
+
+func (r *runner) setVersion(component string, version any) {
+	r.mu.Lock()
+	r.version[component] = version
+	r.mu.Unlock()
+}
+
+// hold makes the component's next check wait, once it has read the state,
+// until release is called (or the check's context ends).
+func (r *runner) hold(component string) (release func()) {
+	gate := make(chan struct{})
+	r.mu.Lock()
+	r.holds[component] = append(r.holds[component], gate)
+	r.mu.Unlock()
+	var once sync.Once
+	return func() { once.Do(func() { close(gate) }) }
+}
+
+func (r *runner) RunStatus(ctx context.Context, clusterID, serviceName, component, commandName string) (int, string, map[string]any, error) {
+	r.mu.Lock()
+	state, version := r.state[component], r.version[component]
+	var gate chan struct{}
+	if hs := r.holds[component]; len(hs) > 0 {
+		gate, r.holds[component] = hs[0], hs[1:]
+	}
+	r.calls[component] = append(r.calls[component], commandName)
+	r.running++
+	r.peak = max(r.peak, r.running)
+	close(r.changed)
+	r.changed = make(chan struct{})
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.running--
+		r.mu.Unlock()
+	}()
+	if serviceName != service {
+		r.t.Errorf("check of %s/%s names service %q", clusterID, component, serviceName)
+	}
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return 0, "", nil, ctx.Err()
+		}
+	}
+	var out map[string]any
+	if version != nil {
+		out = map[string]any{"version": version}
+	}
+	switch state {
+	case running:
+		return 0, "", out, nil
+	case stopped:
+		return 3, "resource_management.core.exceptions.ComponentIsNotRunning", out, nil
+	case client:
+		return 1, "resource_management.libraries.script.script.ClientComponentHasNoStatus", out, nil
+	case noDisk:
+		return 0, "", nil, errors.New("write status command file: no space left on device")
+	default:
+		return 1, "Traceback (most recent call last):\nValueError: broken", out, nil
+	}
+}
+
+// callsOf returns the command names the component's checks ran with.
+func (r *runner) callsOf(component string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.calls[component])
+}
+
+func (r *runner) runningChecks() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.running
+}
+
+func (r *runner) peakChecks() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.peak
+}
+
+// waitCalls waits until the component's checks have started n times.
+func (r *runner) waitCalls(component string, n int) {
+	r.t.Helper()
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for {
+		r.mu.Lock()
+		got, changed := len(r.calls[component]), r.changed
+		r.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			r.t.Fatalf("%s: checked %d times, want %d", component, got, n)
+		}
+	}
+}
 
 // sender records every report and answers like the server: {"status":"OK"}
 // while acking, an error reply otherwise, and fails at once while
@@ -256,6 +277,8 @@ type sender struct {
 	// closed: a report "on its way".
 	hold    chan struct{}
 	reports chan sent
+	// refused gets a value for every report refused while disconnected.
+	refused chan struct{}
 }
 
 type sent struct {
@@ -263,8 +286,10 @@ type sent struct {
 	body []byte
 }
 
+var errNotConnected = errors.New("not connected to the Ambari server")
+
 func newSender() *sender {
-	return &sender{connected: true, ack: true, reports: make(chan sent, 1024)}
+	return &sender{connected: true, ack: true, reports: make(chan sent, 1024), refused: make(chan struct{}, 1024)}
 }
 
 func (s *sender) set(connected, ack bool) {
@@ -279,6 +304,10 @@ func (s *sender) Request(ctx context.Context, dest string, body []byte) ([]byte,
 	s.hold = nil
 	s.mu.Unlock()
 	if !connected {
+		select {
+		case s.refused <- struct{}{}:
+		default:
+		}
 		return nil, errNotConnected
 	}
 	s.reports <- sent{dest, slices.Clone(body)}
@@ -348,6 +377,14 @@ func want(t *testing.T, got []string, want ...string) {
 	}
 }
 
+// wantTold compares what the recovery manager was told, in order.
+func wantTold(t *testing.T, got []string, want ...string) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Fatalf("recovery manager told\n got: %v\nwant: %v", got, want)
+	}
+}
+
 // recovery records what the recovery manager is told.
 type recovery struct {
 	mu   sync.Mutex
@@ -366,32 +403,59 @@ func (r *recovery) told() []string {
 	return slices.Clone(r.seen)
 }
 
-// tracker is the orchestrator's "command running for component" counter.
+// tracker is the "command running for component" counter.
 type tracker struct {
 	mu      sync.Mutex
-	running map[string]bool
+	running map[string]int
 }
 
-func (tr *tracker) set(clusterID, component string, running bool) {
+func (tr *tracker) add(clusterID, component string, n int) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	if tr.running == nil {
-		tr.running = map[string]bool{}
+		tr.running = map[string]int{}
 	}
-	tr.running[clusterID+"/"+component] = running
+	tr.running[clusterID+"/"+component] += n
 }
 
 func (tr *tracker) CommandsRunningForComponent(clusterID, component string) bool {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	return tr.running[clusterID+"/"+component]
+	return tr.running[clusterID+"/"+component] > 0
 }
 
-// harness runs an executor against a stack.
+// A command's life as the executor hears of it: its scripts start
+// (commandStarts) and end (commandEnds), then, after its final report,
+// it is finished (commandFinished).
+
+func (h *harness) commandStarts(clusterID, component string) {
+	h.tracker.add(clusterID, component, 1)
+	h.exec.CommandStarted(clusterID, service, component)
+}
+
+func (h *harness) commandEnds(clusterID, component string) {
+	h.tracker.add(clusterID, component, -1)
+}
+
+func (h *harness) commandFinished(clusterID, component string) {
+	h.exec.CommandFinished(clusterID, service, component)
+}
+
+// commandRan: a command's scripts started and ended.
+func (h *harness) commandRan(clusterID, component string) {
+	h.commandStarts(clusterID, component)
+	h.commandEnds(clusterID, component)
+}
+
+// harness runs an executor against a stack, a fake runner and a fake
+// clock.
 type harness struct {
 	*stack
+	t       *testing.T
 	exec    *Executor
-	runner  *countingRunner
+	cfg     Config
+	clock   *testutil.Clock
+	runner  *runner
 	sender  *sender
 	rec     *recovery
 	tracker *tracker
@@ -406,7 +470,9 @@ func startExecutor(t *testing.T, st *stack, tune func(*Config)) *harness {
 	l.SetLevel(logrus.DebugLevel)
 	h := &harness{
 		stack:   st,
-		runner:  st.orchestrator(),
+		t:       t,
+		clock:   testutil.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)),
+		runner:  st.runner,
 		sender:  newSender(),
 		rec:     &recovery{},
 		tracker: &tracker{},
@@ -416,19 +482,18 @@ func startExecutor(t *testing.T, st *stack, tune func(*Config)) *harness {
 	}
 	cfg := Config{
 		HostName: testHost, Caches: st.store, Runner: h.runner, Commands: h.tracker,
-		Sender: h.sender, Recovery: h.rec, Interval: 50 * time.Millisecond,
+		Sender: h.sender, Recovery: h.rec, Interval: interval, SlowCheckAfter: slowAfter,
 		Log: logrus.NewEntry(l).WithField("component", "statusexec"),
-		// A Python check can take over a second on a loaded machine under
-		// -race; only the tests of slow checks want them declared slow.
-		SlowCheckAfter: time.Minute,
 	}
 	if tune != nil {
 		tune(&cfg)
 	}
+	h.cfg = cfg
 	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.clock = h.clock
 	e.onCycle = func() { h.cycles <- struct{}{} }
 	e.onAfter = func() { h.afters <- struct{}{} }
 	h.exec = e
@@ -436,17 +501,11 @@ func startExecutor(t *testing.T, st *stack, tune func(*Config)) *harness {
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
 	// Post-command checks are taken only once Run is running.
-	for deadline := time.Now().Add(wait); ; time.Sleep(time.Millisecond) {
+	testutil.WaitFor(t, "Run to start", func() bool {
 		e.mu.Lock()
-		active := e.active
-		e.mu.Unlock()
-		if active {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("Run did not start")
-		}
-	}
+		defer e.mu.Unlock()
+		return e.active
+	})
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -461,8 +520,25 @@ func startExecutor(t *testing.T, st *stack, tune func(*Config)) *harness {
 	return h
 }
 
-// waitCycles waits for n more cycles to finish. A cycle sends its report
-// before it counts as finished, so a report it sent is already recorded.
+// tick lets the interval pass once the loop waits for it and waits for the
+// cycle it starts to finish. A cycle sends its report before it counts as
+// finished, so a report it sent is already recorded.
+func (h *harness) tick() {
+	h.t.Helper()
+	h.clock.WaitTimers(h.t, 1, 0)
+	h.clock.Add(h.cfg.Interval)
+	h.waitCycles(1)
+}
+
+// ticks runs n more cycles.
+func (h *harness) ticks(n int) {
+	h.t.Helper()
+	for range n {
+		h.tick()
+	}
+}
+
+// waitCycles waits for n more cycles to finish.
 func (h *harness) waitCycles(n int) {
 	h.t.Helper()
 	for range n {
@@ -474,17 +550,6 @@ func (h *harness) waitCycles(n int) {
 	}
 }
 
-// drainCycles forgets cycles that already finished.
-func (h *harness) drainCycles() {
-	for {
-		select {
-		case <-h.cycles:
-		default:
-			return
-		}
-	}
-}
-
 func (h *harness) waitAfter() {
 	h.t.Helper()
 	select {
@@ -492,19 +557,6 @@ func (h *harness) waitAfter() {
 	case <-time.After(wait):
 		h.t.Fatal("post-command check did not finish")
 	}
-}
-
-// waitLogged waits for a log line containing text: what a slow check
-// leads to may come after the cycle that started it has finished.
-func (h *harness) waitLogged(text string) bool {
-	deadline := time.Now().Add(wait)
-	for !h.logged(text) {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
 }
 
 // logged reports whether a log line contains text.

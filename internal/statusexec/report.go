@@ -27,10 +27,20 @@ func (e *Executor) flush(ctx context.Context, outs []outcome, immediate bool) {
 			continue
 		}
 		// Deliberate difference: Python drops a cycle's results that match
-		// a post-command report sent during the same cycle; here a result
-		// is stale when anything that outdates it happened after its check
-		// began, whichever cycle that was in.
-		if e.touched[o.key.compKey] > o.startGen {
+		// a post-command report sent during the same cycle; here a cycle
+		// result is stale when anything that outdates it happened after its
+		// check began, whichever cycle that was in. A post-command result
+		// is outdated by nothing but a later command's end (afterCommand);
+		// a command start since then only keeps its reset.
+		later := e.touched[o.key.compKey] > o.startGen
+		if _, superseded := e.pending[o.key]; immediate && superseded {
+			// Judged with the report about to go out, so that it never
+			// follows the newer command's final report.
+			e.log.WithFields(logrus.Fields{"componentName": o.key.component, "status": o.status}).
+				Info("Discarding status checked after a command: the next command for the component has ended")
+			continue
+		}
+		if later && !immediate {
 			e.log.WithFields(logrus.Fields{"componentName": o.key.component, "status": o.status}).
 				Info("Discarding outdated status before sending")
 			continue
@@ -39,6 +49,7 @@ func (e *Executor) flush(ctx context.Context, outs []outcome, immediate bool) {
 			continue
 		}
 		if immediate {
+			o.keepReset = later
 			e.gen++
 			e.touched[o.key.compKey] = e.gen
 		}
@@ -120,7 +131,7 @@ func (e *Executor) send(ctx context.Context, outs []outcome, asOf uint64) {
 		// when a command started for the component while the report was
 		// on its way, undoing the command's reset, so the status after the
 		// command is not reported if it did not change.
-		if e.touched[o.key.compKey] <= asOf {
+		if e.touched[o.key.compKey] <= asOf && !o.keepReset {
 			e.acked[o.key] = o.status
 		}
 	}

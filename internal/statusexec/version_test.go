@@ -14,7 +14,7 @@ import (
 type versionHarness struct {
 	*stack
 	rep    *VersionReporter
-	runner *countingRunner
+	runner *runner
 	sender *sender
 	stop   func()
 }
@@ -23,7 +23,7 @@ func startVersionReporter(t *testing.T, st *stack, concurrency int) *versionHarn
 	t.Helper()
 	h := &versionHarness{
 		stack:  st,
-		runner: st.orchestrator(),
+		runner: st.runner,
 		sender: newSender(),
 	}
 	rep, err := NewVersionReporter(VersionConfig{
@@ -97,18 +97,24 @@ func TestVersionReportAfterRegistration(t *testing.T) {
 		cluster{id: "2", local: []string{"F"}})
 	// Versions do not depend on status_commands_to_run.
 	st.clusterData(nil, "1", "2")
-	st.setState("A", "running version=3.0.1.0-187")
-	st.setState("B", "running")                   // exit 1, no version
-	st.setState("C", "running vexit=0")           // exit 0, no version
-	st.setState("D", "stopped version=9 vexit=3") // a version, but failed
-	st.setState("E", "running version=1")
-	st.setState("F", "stopped version=2.5")
+	for c, v := range map[string]any{"A": "3.0.1.0-187", "D": "9", "E": "1", "F": 2.5} {
+		st.runner.setVersion(c, v)
+	}
+	st.setState("A", running)
+	st.setState("B", broken)  // exit 1, no version
+	st.setState("C", running) // exit 0, no version
+	st.setState("D", stopped) // a version, but failed
+	st.setState("E", running)
+	st.setState("F", running)
 	h := startVersionReporter(t, st, 2)
 
 	h.sender.set(false, true)
 	h.rep.Registered()
-	st.waitCalls("F", 1)
-	st.waitCalls("D", 1)
+	select {
+	case <-h.sender.refused:
+	case <-time.After(wait):
+		t.Fatal("the report while unregistered was not tried")
+	}
 
 	h.sender.set(true, true)
 	h.rep.Registered()
@@ -123,7 +129,7 @@ func TestVersionReportAfterRegistration(t *testing.T) {
 	if got := st.calls("E"); len(got) != 0 {
 		t.Errorf("component of another host ran %v", got)
 	}
-	if p := h.runner.peak.Load(); p > 2 {
+	if p := h.runner.peakChecks(); p > 2 {
 		t.Errorf("%d GET_VERSION scripts at once, limit 2", p)
 	}
 }
@@ -134,13 +140,16 @@ func TestVersionReportCancelledByNewerRegistration(t *testing.T) {
 	st := newStack(t)
 	st.topology("CREATE", cluster{id: "1", local: []string{"A", "B"}})
 	st.metadata("1")
-	st.setState("A", "running version=1.0 sleep=3")
-	st.setState("B", "running version=2.0")
+	st.setState("A", running)
+	st.setState("B", running)
+	st.runner.setVersion("A", "1.0")
+	st.runner.setVersion("B", "2.0")
+	st.runner.hold("A")
 	h := startVersionReporter(t, st, 1)
 
 	h.rep.Registered()
-	st.waitCalls("A", 1)
-	st.setState("A", "running version=1.1")
+	st.runner.waitCalls("A", 1)
+	st.runner.setVersion("A", "1.1")
 	h.rep.Registered()
 	want(t, h.next(t), "1/A=1.1", "1/B=2.0")
 	h.stop()

@@ -17,6 +17,8 @@ import (
 
 	"github.com/go-stomp/stomp/v3/frame"
 	"github.com/gorilla/websocket"
+
+	"github.com/ambari-go/ambari-agent/internal/testutil"
 )
 
 // dialRaw connects a client to a rawServer; the server side must answer the
@@ -280,7 +282,7 @@ func TestFullQueueStopsTheReaderAndLosesNothing(t *testing.T) {
 		_, err := c.Request(context.Background(), "/heartbeat", []byte("{}"))
 		replied <- err
 	}()
-	waitFor(t, "the reader to pause", c.readPaused.Load)
+	testutil.WaitFor(t, "the reader to pause", c.readPaused.Load)
 	select {
 	case err := <-replied:
 		t.Fatalf("reply read past a full queue (%v)", err)
@@ -352,7 +354,7 @@ func TestByteBoundHoldsAcrossSubscriptions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "the reader to pause", c.readPaused.Load)
+	testutil.WaitFor(t, "the reader to pause", c.readPaused.Load)
 	if used, msgs := c.inbound.usage(); used > bound {
 		t.Errorf("%d bytes in %d messages buffered, bound %d", used, msgs, bound)
 	}
@@ -439,18 +441,6 @@ func TestRequestBehindAStuckHandlerTimesOut(t *testing.T) {
 	_, err := c.Request(context.Background(), "/heartbeat", []byte("{}"))
 	if !errors.Is(err, ErrRequestTimeout) {
 		t.Fatalf("want ErrRequestTimeout, got %v", err)
-	}
-}
-
-// waitFor polls cond until it holds, with a generous deadline.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
