@@ -18,11 +18,7 @@ import (
 func TestStatusReportedAfterEachCommand(t *testing.T) {
 	s := startSim(t, demoScenario(t), nil)
 	a := newAgent(t, s, "e2e-status-after-command", nil)
-	a.Start()
-	ctx := ctxFor(t, 90*time.Second)
-	if _, err := s.WaitReady(ctx, a.Name); err != nil {
-		t.Fatal(err)
-	}
+	ctx, _ := a.StartReady(s, 90*time.Second)
 	// The first cycle finds the server not installed.
 	statusWait(ctx, t, s, a.Name, 0, "DEMO_SERVER", protocol.ComponentInstalled)
 	since := s.LastSeq()
