@@ -9,6 +9,7 @@ import (
 	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/ambari-go/ambari-agent/internal/orchestrator"
 	"github.com/ambari-go/ambari-agent/internal/procinfo"
+	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
 // Defaults of the Config fields left zero.
@@ -54,14 +55,13 @@ type Recovery interface {
 	// only while the main queue is empty and no execution command runs. The
 	// queue owns the returned maps.
 	Commands() []map[string]any
-	// ObserveExecutionCommand sees every command of an execution type
+	// CommandStarted sees every command of an execution type
 	// (EXECUTION, BACKGROUND_EXECUTION, AUTO_EXECUTION) as it starts; the
-	// manager picks the EXECUTION_COMMANDs that change a desired state. The
-	// map must not be kept or modified.
-	ObserveExecutionCommand(command map[string]any)
-	// ObserveCommandResult sees the final status (COMPLETED or FAILED) of
-	// every foreground command. The map must not be kept or modified.
-	ObserveCommandResult(command map[string]any, status string)
+	// manager picks the EXECUTION_COMMANDs that change a desired state.
+	CommandStarted(h protocol.CommandHeader)
+	// CommandFinished sees the final status (COMPLETED or FAILED) of
+	// every foreground command.
+	CommandFinished(h protocol.CommandHeader, status string)
 }
 
 // Liveness is a part of the agent's health model.

@@ -110,27 +110,18 @@ type retryParams struct {
 }
 
 func (q *Queue) retryParamsOf(c *command) retryParams {
-	var p retryParams
-	if hasCommandParam(c.raw, "max_duration_for_retries") {
-		p.maxDuration, _ = intOf(commandParams(c.raw)["max_duration_for_retries"])
-		// Python's int() would raise and the command would never report;
-		// an unreadable budget means one attempt.
+	return retryParams{
+		maxDuration: c.MaxDurationForRetries,
+		retryable:   c.CommandType != protocol.AutoExecutionCommand && c.RetryEnabled,
 	}
-	p.retryable = c.typ != protocol.AutoExecutionCommand && commandParam(c.raw, "command_retry_enabled") == "true"
-	return p
-}
-
-func commandParams(raw map[string]any) map[string]any {
-	p, _ := raw["commandParams"].(map[string]any)
-	return p
 }
 
 // execute is execute_command (docs/behaviour.md §5.3) for a foreground command.
 func (q *Queue) execute(ctx context.Context, e *execution) {
 	c := e.cmd
-	log := q.log.WithFields(logrus.Fields{"taskId": c.taskID, "role": c.role, "clusterId": c.clusterID})
-	log.Infof("Executing command %v", c.actionID)
-	files := q.runner.TaskFiles(c.typ, c.taskKey)
+	log := q.log.WithFields(logrus.Fields{"taskId": c.TaskID, "role": c.Role, "clusterId": c.ClusterID})
+	log.Infof("Executing command %v", c.CommandID)
+	files := q.runner.TaskFiles(c.CommandType, c.taskKey)
 	q.store.put(c, files, formA(c, files))
 
 	rp := q.retryParamsOf(c)
@@ -225,12 +216,12 @@ func (q *Queue) execute(ctx context.Context, e *execution) {
 
 	report := formC(c, res, status)
 	if q.cfg.Recovery != nil {
-		q.safely("recovery observer", func() { q.cfg.Recovery.ObserveCommandResult(c.raw, status) })
+		q.safely("recovery observer", func() { q.cfg.Recovery.CommandFinished(c.CommandHeader, status) })
 	}
 	q.store.put(c, files, report)
 
-	if q.cfg.StatusCheck != nil && c.clusterID != "-1" && c.clusterID != nullValue && c.serviceName != nullValue {
-		q.safely("status check", func() { q.cfg.StatusCheck(c.clusterID, c.serviceName, c.role) })
+	if q.cfg.StatusCheck != nil && c.ClusterID != "-1" && c.ClusterID != nullValue && c.ServiceName != nullValue {
+		q.safely("status check", func() { q.cfg.StatusCheck(c.ClusterID, c.ServiceName, c.Role) })
 	}
 }
 
@@ -240,14 +231,14 @@ func (q *Queue) execute(ctx context.Context, e *execution) {
 // has replaced it.
 func (q *Queue) rescheduled(e *execution) bool {
 	q.mu.Lock()
-	queued := q.queuedLocked(e.cmd.taskID)
-	replaced := q.running[e.cmd.taskID] != e
+	queued := q.queuedLocked(e.cmd.TaskID)
+	replaced := q.running[e.cmd.TaskID] != e
 	q.mu.Unlock()
 	if replaced {
 		return true
 	}
 	if queued {
-		q.store.drop(e.cmd.taskID)
+		q.store.drop(e.cmd.TaskID)
 		return true
 	}
 	return false
@@ -306,11 +297,11 @@ func (q *Queue) startBackground(ctx context.Context, c *command) {
 	if ctx.Err() != nil {
 		return
 	}
-	log := q.log.WithFields(logrus.Fields{"taskId": c.taskID, "role": c.role})
+	log := q.log.WithFields(logrus.Fields{"taskId": c.TaskID, "role": c.Role})
 	if q.cfg.Recovery != nil {
-		q.safely("recovery observer", func() { q.cfg.Recovery.ObserveExecutionCommand(c.raw) })
+		q.safely("recovery observer", func() { q.cfg.Recovery.CommandStarted(c.CommandHeader) })
 	}
-	files := q.runner.TaskFiles(c.typ, c.taskKey)
+	files := q.runner.TaskFiles(c.CommandType, c.taskKey)
 	q.store.put(c, files, formA(c, files))
 	var once sync.Once
 	finish := func(res orchestrator.Result) {
@@ -329,7 +320,7 @@ func (q *Queue) startBackground(ctx context.Context, c *command) {
 	if errors.Is(res.Err, orchestrator.ErrStopped) {
 		return
 	}
-	if res.ExitCode != orchestrator.ExitInProgress || res.Err != nil {
+	if res.ExitCode != protocol.ExitCodeInProgress || res.Err != nil {
 		// The script never started. Python returns here without a final
 		// report and keeps reporting the task IN_PROGRESS forever.
 		log.WithError(res.Err).Error("Background command failed to start")
@@ -347,6 +338,6 @@ func (q *Queue) backgroundDone(c *command, files orchestrator.TaskFiles, res orc
 	if res.ExitCode != 0 || res.Canceled {
 		status = protocol.StatusFailed
 	}
-	q.log.WithFields(logrus.Fields{"taskId": c.taskID, "exitCode": res.ExitCode}).Infof("Background command ended: %s", status)
+	q.log.WithFields(logrus.Fields{"taskId": c.TaskID, "exitCode": res.ExitCode}).Infof("Background command ended: %s", status)
 	q.store.put(c, files, formC(c, res, status))
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ambari-go/ambari-agent/internal/orchestrator"
+	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
 // virtualClock is the retry loop's clock in tests: time passes only when
@@ -141,15 +142,15 @@ func (r *fakeRecovery) Commands() []map[string]any {
 	return out
 }
 
-func (r *fakeRecovery) ObserveExecutionCommand(c map[string]any) {
+func (r *fakeRecovery) CommandStarted(h protocol.CommandHeader) {
 	r.mu.Lock()
-	r.started = append(r.started, taskText(c))
+	r.started = append(r.started, strconv.FormatInt(h.TaskID, 10))
 	r.mu.Unlock()
 }
 
-func (r *fakeRecovery) ObserveCommandResult(c map[string]any, status string) {
+func (r *fakeRecovery) CommandFinished(h protocol.CommandHeader, status string) {
 	r.mu.Lock()
-	r.finished = append(r.finished, taskText(c)+":"+status)
+	r.finished = append(r.finished, strconv.FormatInt(h.TaskID, 10)+":"+status)
 	r.mu.Unlock()
 }
 

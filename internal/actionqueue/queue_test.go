@@ -119,11 +119,11 @@ func TestIntakeRejectsMalformedAndFullQueue(t *testing.T) {
 	e.q.mu.Lock()
 	n, first := len(e.q.main), e.q.main[0]
 	e.q.mu.Unlock()
-	if n != 1 || first.taskID != 6 {
-		t.Fatalf("queue holds %d commands (first %d), want only task 6", n, first.taskID)
+	if n != 1 || first.TaskID != 6 {
+		t.Fatalf("queue holds %d commands (first %d), want only task 6", n, first.TaskID)
 	}
-	if first.serviceName != "null" || first.raw["serviceName"] != "null" {
-		t.Errorf("missing serviceName became %q, want \"null\"", first.serviceName)
+	if first.ServiceName != "null" || first.raw["serviceName"] != "null" {
+		t.Errorf("missing serviceName became %q, want \"null\"", first.ServiceName)
 	}
 	if first.raw["requiredConfigTimestamp"].(interface{ String() string }).String() != "1700000000000" {
 		t.Errorf("requiredConfigTimestamp not copied into the command: %v", first.raw["requiredConfigTimestamp"])

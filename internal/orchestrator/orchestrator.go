@@ -13,26 +13,8 @@ import (
 	"syscall"
 
 	"github.com/ambari-go/ambari-agent/internal/logging"
+	"github.com/ambari-go/ambari-agent/internal/protocol"
 	"github.com/sirupsen/logrus"
-)
-
-// Exit codes with a meaning of their own (docs/behaviour.md §5.10).
-const (
-	// ExitInProgress is reported while a command runs and returned when a
-	// background command has been started.
-	ExitInProgress = 777
-	// ExitTimedOut replaces the exit code of a script killed by the timeout
-	// watchdog.
-	ExitTimedOut = 999
-)
-
-// Command types the orchestrator distinguishes.
-const (
-	TypeExecution     = "EXECUTION_COMMAND"
-	TypeBackground    = "BACKGROUND_EXECUTION_COMMAND"
-	TypeAutoExecution = "AUTO_EXECUTION_COMMAND"
-	TypeStatus        = "STATUS_COMMAND"
-	TypeGetVersion    = "GET_VERSION"
 )
 
 // Command names with special handling.
@@ -175,8 +157,9 @@ type Request struct {
 // Result is the outcome of a command, a status check or a background start.
 type Result struct {
 	// ExitCode is the last script's exit code, -N for death by signal N,
-	// ExitTimedOut after a timeout kill, ExitInProgress for a started
-	// background command, 1 when the agent failed (Err set).
+	// protocol.ExitCodeTimedOut after a timeout kill,
+	// protocol.ExitCodeInProgress for a started background command
+	// (docs/behaviour.md §5.10), 1 when the agent failed (Err set).
 	ExitCode int
 	// Stdout and Stderr are the output files' texts cut to LogMaxSymbols.
 	Stdout, Stderr string
@@ -301,7 +284,7 @@ func (o *Orchestrator) TaskFiles(commandType, taskID string) TaskFiles {
 		StructuredOut: filepath.Join(p, "structured-out-"+taskID+".json"),
 	}
 	f.ReportedStructuredOut = f.StructuredOut
-	if commandType == TypeAutoExecution {
+	if commandType == protocol.AutoExecutionCommand {
 		f.Out = filepath.Join(p, "auto_output-"+taskID+".txt")
 		f.Err = filepath.Join(p, "auto_errors-"+taskID+".txt")
 		f.ReportedStructuredOut = filepath.Join(p, "auto_structured-out-"+taskID+".json")

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ambari-go/ambari-agent/internal/procinfo"
+	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
 // A command left running by an earlier agent process is found by the
@@ -75,7 +76,7 @@ func TestReapOrphan(t *testing.T) {
 	if e2.orch.ReapOrphan(id) {
 		t.Error("a command already stopped was reaped again")
 	}
-	if s := strings.TrimSpace(mustRead(t, e.orch.TaskFiles(TypeExecution, "102").Out)); s != "tree ready" {
+	if s := strings.TrimSpace(mustRead(t, e.orch.TaskFiles(protocol.ExecutionCommand, "102").Out)); s != "tree ready" {
 		t.Errorf("output %q", s)
 	}
 }

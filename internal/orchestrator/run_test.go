@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ambari-go/ambari-agent/internal/filecache"
+	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
 func TestRunPassesExactArgvEnvironmentAndFiles(t *testing.T) {
@@ -173,7 +174,7 @@ func TestRunTimeoutKillsWholeTree(t *testing.T) {
 	if len(pids) != 3 {
 		t.Fatalf("pids %v", pids)
 	}
-	if res.ExitCode != ExitTimedOut || !res.TimedOut {
+	if res.ExitCode != protocol.ExitCodeTimedOut || !res.TimedOut {
 		t.Fatalf("exit %d timedOut %v", res.ExitCode, res.TimedOut)
 	}
 	if !strings.HasSuffix(res.Stderr, "Python script has been killed due to timeout after waiting 3 secs") {
@@ -194,7 +195,7 @@ func TestRunTreeKillSparesPackageManager(t *testing.T) {
 	res := e.orch.Run(context.Background(), e.request(h))
 	pids := parsePids(t, waitFile(t, pidsFile))
 	killLater(t, pids...)
-	if res.ExitCode != ExitTimedOut {
+	if res.ExitCode != protocol.ExitCodeTimedOut {
 		t.Fatalf("exit %d", res.ExitCode)
 	}
 	waitDead(t, pids[0], pids[1])
@@ -215,7 +216,7 @@ func TestRunTimeoutEscalatesToSIGKILL(t *testing.T) {
 		testkitParams("sleep_tree.py", 2, map[string]any{"pids_file": pidsFile, "ignore_term": "true"}), nil)
 	res := e.orch.Run(context.Background(), e.request(h))
 	pids := parsePids(t, waitFile(t, pidsFile))
-	if res.ExitCode != ExitTimedOut {
+	if res.ExitCode != protocol.ExitCodeTimedOut {
 		t.Fatalf("exit %d", res.ExitCode)
 	}
 	waitDead(t, pids...)
@@ -350,7 +351,7 @@ func TestRunDemoInstallWithStackHooksAndCustomCommand(t *testing.T) {
 func TestRunCustomAction(t *testing.T) {
 	e := newEnv(t, nil)
 	h := decode(t, map[string]any{
-		"commandType": TypeExecution, "clusterId": "-1", "taskId": 33, "serviceName": "null", "role": "demo_action",
+		"commandType": protocol.ExecutionCommand, "clusterId": "-1", "taskId": 33, "serviceName": "null", "role": "demo_action",
 		"roleCommand":   "ACTIONEXECUTE",
 		"commandParams": map[string]any{"script": "demo_action.py", "script_type": "PYTHON", "command_timeout": "60", "message": "hi"},
 	})
@@ -457,7 +458,7 @@ func TestRunCutsOutputToLogMaxSymbols(t *testing.T) {
 	if !strings.HasSuffix(res.Stderr, "err 199990") {
 		t.Errorf("stderr tail %q", res.Stderr[len(res.Stderr)-20:])
 	}
-	f := e.orch.TaskFiles(TypeExecution, "70")
+	f := e.orch.TaskFiles(protocol.ExecutionCommand, "70")
 	if got := TailOutputFile(f.Out, 100); got != "line 199997 of chatty output\nline 199998 of chatty output\nline 199999 of chatty output" {
 		t.Errorf("in-progress tail %q", got)
 	}
@@ -493,8 +494,8 @@ func TestRunRetentionPolicy(t *testing.T) {
 
 func TestRunAutoExecutionFileNames(t *testing.T) {
 	e := newEnv(t, nil)
-	h := header(t, 90, "TESTKIT", "X", "START", testkitParams("structured.py", 60, nil), map[string]any{"commandType": TypeAutoExecution})
-	f := e.orch.TaskFiles(TypeAutoExecution, "90")
+	h := header(t, 90, "TESTKIT", "X", "START", testkitParams("structured.py", 60, nil), map[string]any{"commandType": protocol.AutoExecutionCommand})
+	f := e.orch.TaskFiles(protocol.AutoExecutionCommand, "90")
 	if f.Out != filepath.Join(e.data, "auto_output-90.txt") || f.ReportedStructuredOut != filepath.Join(e.data, "auto_structured-out-90.json") ||
 		f.StructuredOut != filepath.Join(e.data, "structured-out-90.json") {
 		t.Fatalf("files %+v", f)
@@ -566,7 +567,7 @@ func TestAgentStopLeavesScriptRunning(t *testing.T) {
 	killLater(t, pids...)
 	stop()
 	res := <-done
-	if !errors.Is(res.Err, ErrStopped) || res.ExitCode != ExitInProgress {
+	if !errors.Is(res.Err, ErrStopped) || res.ExitCode != protocol.ExitCodeInProgress {
 		t.Fatalf("exit %d err %v", res.ExitCode, res.Err)
 	}
 	time.Sleep(200 * time.Millisecond)
@@ -584,13 +585,13 @@ func TestBackgroundCommand(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	results := make(chan Result, 1)
-	h := header(t, 110, "TESTKIT", "X", "START", testkitParams("structured.py", 1, nil), map[string]any{"commandType": TypeBackground})
+	h := header(t, 110, "TESTKIT", "X", "START", testkitParams("structured.py", 1, nil), map[string]any{"commandType": protocol.BackgroundExecutionCommand})
 	req := e.request(h)
 	req.OnBackgroundDone = func(r Result) { results <- r }
 	// An old output file is backed up: background runs always start fresh.
 	os.WriteFile(req.OutFile, []byte("old"), 0o644)
 	res := e.orch.Run(context.Background(), req)
-	if res.ExitCode != ExitInProgress || res.Err != nil {
+	if res.ExitCode != protocol.ExitCodeInProgress || res.Err != nil {
 		t.Fatalf("start: exit %d err %v", res.ExitCode, res.Err)
 	}
 	final := <-results
@@ -604,10 +605,10 @@ func TestBackgroundCommand(t *testing.T) {
 	// Cancel reaches a background script through its recorded pid.
 	pidsFile := filepath.Join(e.tmp, "bgpids")
 	h = header(t, 111, "TESTKIT", "X", "START", testkitParams("sleep_tree.py", 1, map[string]any{"pids_file": pidsFile}),
-		map[string]any{"commandType": TypeBackground})
+		map[string]any{"commandType": protocol.BackgroundExecutionCommand})
 	req = e.request(h)
 	req.OnBackgroundDone = func(r Result) { results <- r }
-	if res := e.orch.Run(context.Background(), req); res.ExitCode != ExitInProgress {
+	if res := e.orch.Run(context.Background(), req); res.ExitCode != protocol.ExitCodeInProgress {
 		t.Fatalf("start: exit %d %s", res.ExitCode, res.Stdout)
 	}
 	// No timeout for background commands: the 1 s command_timeout passes.
@@ -627,7 +628,7 @@ func TestBackgroundCommand(t *testing.T) {
 	hooks := filepath.Join(e.cache, "stack-hooks", "before-START", "scripts")
 	os.MkdirAll(hooks, 0o755)
 	os.WriteFile(filepath.Join(hooks, "hook.py"), []byte(""), 0o644)
-	h = header(t, 112, "TESTKIT", "X", "START", testkitParams("structured.py", 1, nil), map[string]any{"commandType": TypeBackground})
+	h = header(t, 112, "TESTKIT", "X", "START", testkitParams("structured.py", 1, nil), map[string]any{"commandType": protocol.BackgroundExecutionCommand})
 	req = e.request(h)
 	req.OnBackgroundDone = func(r Result) { results <- r }
 	res = e.orch.Run(context.Background(), req)

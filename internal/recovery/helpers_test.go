@@ -12,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ambari-go/ambari-agent/internal/cache"
+	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
 const testCluster = "2"
@@ -151,4 +152,17 @@ func autoStart(maxCount, window, gap, lifetime string) map[string]string {
 	return map[string]string{"recovery_enabled": "true", "recovery_type": "AUTO_START",
 		"recovery_max_count": maxCount, "recovery_window_in_minutes": window,
 		"recovery_retry_interval": gap, "recovery_lifetime_max_count": lifetime}
+}
+
+// headerOf decodes the header fields the manager reads from a command
+// object, as the action queue does at intake.
+func headerOf(cmd map[string]any) protocol.CommandHeader {
+	h := protocol.CommandHeader{}
+	h.CommandType, _ = cmd["commandType"].(string)
+	h.Role, _ = cmd["role"].(string)
+	h.RoleCommand, _ = cmd["roleCommand"].(string)
+	h.TopLevelCustomCommand, _ = cmd["custom_command"].(string)
+	params, _ := cmd["commandParams"].(map[string]any)
+	h.CustomCommand, _ = params["custom_command"].(string)
+	return h
 }

@@ -29,7 +29,7 @@ func TestWorkedExampleThroughCommands(t *testing.T) {
 				t.Fatalf("t=%d: roleCommand %v", s.at, c["roleCommand"])
 			}
 			// A failed START leaves the component INSTALLED.
-			m.ObserveCommandResult(c, "FAILED")
+			m.CommandFinished(headerOf(c), "FAILED")
 		}
 	}
 	got, ok := m.Counters("DATANODE")
@@ -287,37 +287,37 @@ func TestObservations(t *testing.T) {
 		do            func()
 		desired, curr string
 	}{
-		{func() { m.ObserveExecutionCommand(cmd("EXECUTION_COMMAND", "STOP", nil)) }, "INSTALLED", ""},
-		{func() { m.ObserveExecutionCommand(cmd("EXECUTION_COMMAND", "START", nil)) }, "STARTED", ""},
-		{func() { m.ObserveExecutionCommand(cmd("EXECUTION_COMMAND", "INSTALL", nil)) }, "INSTALLED", ""},
+		{func() { m.CommandStarted(headerOf(cmd("EXECUTION_COMMAND", "STOP", nil))) }, "INSTALLED", ""},
+		{func() { m.CommandStarted(headerOf(cmd("EXECUTION_COMMAND", "START", nil))) }, "STARTED", ""},
+		{func() { m.CommandStarted(headerOf(cmd("EXECUTION_COMMAND", "INSTALL", nil))) }, "INSTALLED", ""},
 		// Only server execution commands move the desired state.
-		{func() { m.ObserveExecutionCommand(cmd("AUTO_EXECUTION_COMMAND", "START", nil)) }, "INSTALLED", ""},
-		{func() { m.ObserveExecutionCommand(cmd("BACKGROUND_EXECUTION_COMMAND", "START", nil)) }, "INSTALLED", ""},
-		{func() { m.ObserveExecutionCommand(cmd("EXECUTION_COMMAND", "SERVICE_CHECK", nil)) }, "INSTALLED", ""},
+		{func() { m.CommandStarted(headerOf(cmd("AUTO_EXECUTION_COMMAND", "START", nil))) }, "INSTALLED", ""},
+		{func() { m.CommandStarted(headerOf(cmd("BACKGROUND_EXECUTION_COMMAND", "START", nil))) }, "INSTALLED", ""},
+		{func() { m.CommandStarted(headerOf(cmd("EXECUTION_COMMAND", "SERVICE_CHECK", nil))) }, "INSTALLED", ""},
 		// RESTART as the server sends it (commandParams) and as Python reads it (top level).
 		{func() {
-			m.ObserveExecutionCommand(cmd("EXECUTION_COMMAND", "CUSTOM_COMMAND", map[string]any{"commandParams": map[string]any{"custom_command": "RESTART"}}))
+			m.CommandStarted(headerOf(cmd("EXECUTION_COMMAND", "CUSTOM_COMMAND", map[string]any{"commandParams": map[string]any{"custom_command": "RESTART"}})))
 		}, "STARTED", ""},
-		{func() { m.ObserveExecutionCommand(cmd("EXECUTION_COMMAND", "STOP", nil)) }, "INSTALLED", ""},
+		{func() { m.CommandStarted(headerOf(cmd("EXECUTION_COMMAND", "STOP", nil))) }, "INSTALLED", ""},
 		{func() {
-			m.ObserveExecutionCommand(cmd("EXECUTION_COMMAND", "CUSTOM_COMMAND", map[string]any{"custom_command": "RESTART"}))
-		}, "STARTED", ""},
-		{func() {
-			m.ObserveExecutionCommand(cmd("EXECUTION_COMMAND", "CUSTOM_COMMAND", map[string]any{"commandParams": map[string]any{"custom_command": "DECOMMISSION"}}))
+			m.CommandStarted(headerOf(cmd("EXECUTION_COMMAND", "CUSTOM_COMMAND", map[string]any{"custom_command": "RESTART"})))
 		}, "STARTED", ""},
 		{func() {
-			m.ObserveExecutionCommand(map[string]any{"commandType": "EXECUTION_COMMAND", "role": "DATANODE"})
+			m.CommandStarted(headerOf(cmd("EXECUTION_COMMAND", "CUSTOM_COMMAND", map[string]any{"commandParams": map[string]any{"custom_command": "DECOMMISSION"}})))
+		}, "STARTED", ""},
+		{func() {
+			m.CommandStarted(headerOf(map[string]any{"commandType": "EXECUTION_COMMAND", "role": "DATANODE"}))
 		}, "STARTED", ""},
 		// Outcomes.
-		{func() { m.ObserveCommandResult(cmd("EXECUTION_COMMAND", "INSTALL", nil), "COMPLETED") }, "STARTED", "INSTALLED"},
-		{func() { m.ObserveCommandResult(cmd("AUTO_EXECUTION_COMMAND", "START", nil), "COMPLETED") }, "STARTED", "STARTED"},
-		{func() { m.ObserveCommandResult(cmd("EXECUTION_COMMAND", "STOP", nil), "COMPLETED") }, "STARTED", "INSTALLED"},
-		{func() { m.ObserveCommandResult(cmd("EXECUTION_COMMAND", "START", nil), "FAILED") }, "STARTED", "INSTALLED"},
+		{func() { m.CommandFinished(headerOf(cmd("EXECUTION_COMMAND", "INSTALL", nil)), "COMPLETED") }, "STARTED", "INSTALLED"},
+		{func() { m.CommandFinished(headerOf(cmd("AUTO_EXECUTION_COMMAND", "START", nil)), "COMPLETED") }, "STARTED", "STARTED"},
+		{func() { m.CommandFinished(headerOf(cmd("EXECUTION_COMMAND", "STOP", nil)), "COMPLETED") }, "STARTED", "INSTALLED"},
+		{func() { m.CommandFinished(headerOf(cmd("EXECUTION_COMMAND", "START", nil)), "FAILED") }, "STARTED", "INSTALLED"},
 		{func() {
-			m.ObserveCommandResult(cmd("EXECUTION_COMMAND", "CUSTOM_COMMAND", map[string]any{"commandParams": map[string]any{"custom_command": "RESTART"}}), "COMPLETED")
+			m.CommandFinished(headerOf(cmd("EXECUTION_COMMAND", "CUSTOM_COMMAND", map[string]any{"commandParams": map[string]any{"custom_command": "RESTART"}})), "COMPLETED")
 		}, "STARTED", "STARTED"},
-		{func() { m.ObserveCommandResult(cmd("EXECUTION_COMMAND", "STOP", nil), "IN_PROGRESS") }, "STARTED", "STARTED"},
-		{func() { m.ObserveCommandResult(cmd("EXECUTION_COMMAND", "INSTALL", nil), "FAILED") }, "STARTED", "INSTALL_FAILED"},
+		{func() { m.CommandFinished(headerOf(cmd("EXECUTION_COMMAND", "STOP", nil)), "IN_PROGRESS") }, "STARTED", "STARTED"},
+		{func() { m.CommandFinished(headerOf(cmd("EXECUTION_COMMAND", "INSTALL", nil)), "FAILED") }, "STARTED", "INSTALL_FAILED"},
 		// A failed install sticks until the component is seen running.
 		{func() { m.ObserveLiveStatus("DATANODE", "INSTALLED") }, "STARTED", "INSTALL_FAILED"},
 		{func() { m.ObserveLiveStatus("DATANODE", "STARTED") }, "STARTED", "STARTED"},
@@ -335,13 +335,13 @@ func TestObservations(t *testing.T) {
 
 	// Commands for components outside the recoverable set, or while
 	// recovery is disabled, change nothing.
-	m.ObserveExecutionCommand(map[string]any{"commandType": "EXECUTION_COMMAND", "role": "NAMENODE", "roleCommand": "START"})
+	m.CommandStarted(headerOf(map[string]any{"commandType": "EXECUTION_COMMAND", "role": "NAMENODE", "roleCommand": "START"}))
 	if _, ok := m.components["NAMENODE"]; ok {
 		t.Fatal("a command for a non-recoverable component created state")
 	}
 	h.env(map[string]string{"recovery_enabled": "false"})
-	m.ObserveExecutionCommand(cmd("EXECUTION_COMMAND", "STOP", nil))
-	m.ObserveCommandResult(cmd("EXECUTION_COMMAND", "START", nil), "COMPLETED")
+	m.CommandStarted(headerOf(cmd("EXECUTION_COMMAND", "STOP", nil)))
+	m.CommandFinished(headerOf(cmd("EXECUTION_COMMAND", "START", nil)), "COMPLETED")
 	if d, c := state(); d != "STARTED" || c != "INSTALLED" {
 		t.Fatalf("disabled manager changed states: %q %q", d, c)
 	}
@@ -364,7 +364,7 @@ func TestInstallFailedSticks(t *testing.T) {
 	if got := roleCommands(cmds); got["DATANODE"] != "START" {
 		t.Fatalf("commands %v", got)
 	}
-	m.ObserveCommandResult(map[string]any{"commandType": "EXECUTION_COMMAND", "role": "DATANODE", "roleCommand": "INSTALL"}, "FAILED")
+	m.CommandFinished(headerOf(map[string]any{"commandType": "EXECUTION_COMMAND", "role": "DATANODE", "roleCommand": "INSTALL"}), "FAILED")
 	m.ObserveLiveStatus("DATANODE", "INSTALLED")
 	if got := roleCommands(h.commandsAt(1100)); got["DATANODE"] != "INSTALL" {
 		t.Fatalf("after a failed install: %v, want INSTALL", got)
