@@ -142,13 +142,21 @@ func (q *Queue) execute(ctx context.Context, e *execution) {
 		}
 		attempts++
 		start := q.cfg.clock.Now().Unix()
+		prepared := false
 		res = q.runner.Run(ctx, orchestrator.Request{
-			Command:          c.raw,
-			OutFile:          files.Out,
-			ErrFile:          files.Err,
-			Overwrite:        attempts == 1,
+			Command:   c.raw,
+			OutFile:   files.Out,
+			ErrFile:   files.Err,
+			Overwrite: attempts == 1,
+			OnPrepared: func() {
+				prepared = true
+				q.announce(func(o Observer) { o.AttemptStarted(c.CommandHeader) })
+			},
 			OnProcessStarted: func(pid int) { q.store.processStarted(c, pid) },
 		})
+		if prepared {
+			q.announce(func(o Observer) { o.AttemptEnded(c.CommandHeader) })
+		}
 		e.endAttempt()
 		if errors.Is(res.Err, orchestrator.ErrStopped) {
 			// The agent is stopping; the journal keeps the IN_PROGRESS
@@ -214,15 +222,10 @@ func (q *Queue) execute(ctx context.Context, e *execution) {
 	}
 	q.safely("command output log", func() { q.runner.LogCommandOutput(c.raw, res.Stdout, res.Stderr) })
 
-	report := formC(c, res, status)
-	if q.cfg.Recovery != nil {
-		q.safely("recovery observer", func() { q.cfg.Recovery.CommandFinished(c.CommandHeader, status) })
-	}
-	q.store.put(c, files, report)
-
-	if q.cfg.StatusCheck != nil && c.ClusterID != "-1" && c.ClusterID != nullValue && c.ServiceName != nullValue {
-		q.safely("status check", func() { q.cfg.StatusCheck(c.ClusterID, c.ServiceName, c.Role) })
-	}
+	q.store.put(c, files, formC(c, res, status))
+	// After the report: the status check this triggers must not be sent
+	// before the command's own final report is on its way.
+	q.announce(func(o Observer) { o.CommandFinished(c.CommandHeader, status) })
 }
 
 // rescheduled applies the rescheduled-cancel rule (docs/behaviour.md §5.3 step 6):
@@ -298,9 +301,7 @@ func (q *Queue) startBackground(ctx context.Context, c *command) {
 		return
 	}
 	log := q.log.WithFields(logrus.Fields{"taskId": c.TaskID, "role": c.Role})
-	if q.cfg.Recovery != nil {
-		q.safely("recovery observer", func() { q.cfg.Recovery.CommandStarted(c.CommandHeader) })
-	}
+	q.announce(func(o Observer) { o.CommandStarted(c.CommandHeader) })
 	files := q.runner.TaskFiles(c.CommandType, c.taskKey)
 	q.store.put(c, files, formA(c, files))
 	var once sync.Once
@@ -309,14 +310,22 @@ func (q *Queue) startBackground(ctx context.Context, c *command) {
 			q.safely("background result", func() { q.backgroundDone(c, files, res) })
 		})
 	}
+	prepared := false
 	res := q.runner.Run(ctx, orchestrator.Request{
 		Command:          c.raw,
 		OutFile:          files.Out,
 		ErrFile:          files.Err,
 		Overwrite:        true,
 		OnBackgroundDone: finish,
+		OnPrepared: func() {
+			prepared = true
+			q.announce(func(o Observer) { o.AttemptStarted(c.CommandHeader) })
+		},
 		OnProcessStarted: func(pid int) { q.store.processStarted(c, pid) },
 	})
+	if prepared {
+		q.announce(func(o Observer) { o.AttemptEnded(c.CommandHeader) })
+	}
 	if errors.Is(res.Err, orchestrator.ErrStopped) {
 		return
 	}
@@ -331,8 +340,9 @@ func (q *Queue) startBackground(ctx context.Context, c *command) {
 }
 
 // backgroundDone stores the final report of a background command. Unlike
-// foreground commands there is no "completed" suffix, no recovery update
-// and no status check.
+// foreground commands there is no "completed" suffix; the observers hear
+// of the end, and neither the recovery manager nor the status loop acts on
+// it, as in the Python agent.
 func (q *Queue) backgroundDone(c *command, files orchestrator.TaskFiles, res orchestrator.Result) {
 	status := protocol.StatusCompleted
 	if res.ExitCode != 0 || res.Canceled {
@@ -340,4 +350,5 @@ func (q *Queue) backgroundDone(c *command, files orchestrator.TaskFiles, res orc
 	}
 	q.log.WithFields(logrus.Fields{"taskId": c.TaskID, "exitCode": res.ExitCode}).Infof("Background command ended: %s", status)
 	q.store.put(c, files, formC(c, res, status))
+	q.announce(func(o Observer) { o.CommandFinished(c.CommandHeader, status) })
 }

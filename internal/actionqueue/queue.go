@@ -213,12 +213,12 @@ func (q *Queue) reject(messageID string, r rejectedEntry) {
 // the link go out at once, in the order they were produced.
 func (q *Queue) Registered() { q.store.registered() }
 
-// ExecutionCommandActive reports whether a foreground command waits in the
-// queue or runs; the recovery manager generates no command then.
-func (q *Queue) ExecutionCommandActive() bool {
+// idle reports whether no foreground command waits in the queue or runs;
+// only then may the recovery manager add its commands.
+func (q *Queue) idle() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.main) > 0 || q.active > 0
+	return len(q.main) == 0 && q.active == 0
 }
 
 // putLocked queues commands by type; others are dropped (docs/behaviour.md §5.1).
@@ -336,10 +336,7 @@ func (q *Queue) injectRecovery() {
 	if q.cfg.Recovery == nil {
 		return
 	}
-	q.mu.Lock()
-	idle := len(q.main) == 0 && q.active == 0
-	q.mu.Unlock()
-	if !idle {
+	if !q.idle() {
 		return
 	}
 	var raws []map[string]any
@@ -428,10 +425,16 @@ func (q *Queue) process(ctx context.Context, e *execution) {
 		q.active--
 		q.mu.Unlock()
 	}()
-	if q.cfg.Recovery != nil {
-		q.safely("recovery observer", func() { q.cfg.Recovery.CommandStarted(e.cmd.CommandHeader) })
-	}
+	q.announce(func(o Observer) { o.CommandStarted(e.cmd.CommandHeader) })
 	q.safely("command "+e.cmd.taskKey, func() { q.execute(ctx, e) })
+}
+
+// announce tells every observer of a command's progress, in order; a
+// panic in one is logged and does not keep the others from hearing.
+func (q *Queue) announce(f func(Observer)) {
+	for _, o := range q.cfg.Observers {
+		q.safely("command observer", func() { f(o) })
+	}
 }
 
 // safely runs f, turning a panic into a logged error: one bad command or

@@ -104,7 +104,7 @@ func TestIntakeRejectsMalformedAndFullQueue(t *testing.T) {
 	if err := e.q.Intake(three); !errors.Is(err, ErrQueueFull) {
 		t.Fatalf("Intake over the bound = %v, want ErrQueueFull", err)
 	}
-	if e.q.ExecutionCommandActive() {
+	if !e.q.idle() {
 		t.Fatal("a refused message left commands in the queue")
 	}
 	// Unknown types and commands without a task id are dropped, the rest
@@ -477,21 +477,16 @@ func TestBackgroundCommandThatCannotStart(t *testing.T) {
 	}
 }
 
-// Recovery commands are injected only when the queue is idle; the
-// recovery manager sees commands and results; cluster commands trigger the
-// status check.
-func TestRecoveryHooksAndStatusCheck(t *testing.T) {
+// Recovery commands are injected only when the queue is idle; every
+// observer hears of each command's start, attempts and end, in order.
+func TestRecoveryAndObservers(t *testing.T) {
 	rm := &fakeRecovery{}
-	var checks []string
-	checked := make(chan struct{}, 10)
+	obs := &recorder{}
 	e := newEnv(t, "", func(c *Config) {
 		c.Recovery = rm
+		c.Observers = []Observer{rm, obs}
 		c.RecoveryInterval = 50 * time.Millisecond
 		c.ReportInterval = 50 * time.Millisecond
-		c.StatusCheck = func(cl, svc, role string) {
-			checks = append(checks, cl+"/"+svc+"/"+role)
-			checked <- struct{}{}
-		}
 	})
 	rm.q = e.q
 	e.start()
@@ -520,15 +515,10 @@ func TestRecoveryHooksAndStatusCheck(t *testing.T) {
 	if rs := reportsOf(e.sender.all(), 1729091235); len(rs) != 2 {
 		t.Errorf("recovery command reported %d times, want 2 (once per state)", len(rs))
 	}
-	for i := 0; i < 2; i++ {
-		select {
-		case <-checked:
-		case <-time.After(waitTimeout):
-			t.Fatal("status check not called")
+	for _, id := range []int64{90, 91, 1729091235} {
+		if got := obs.of(id); got != "started,attempt,ended,COMPLETED" {
+			t.Errorf("observer heard %q of task %d", got, id)
 		}
-	}
-	if len(checks) != 2 || checks[0] != "2/QTEST/QTEST_SERVER" || checks[1] != "2/QTEST/QTEST_SERVER" {
-		t.Errorf("status checks %v, want two for the cluster commands only", checks)
 	}
 	seen, results := rm.observed()
 	if strings.Join(seen, ",") != "90,91,1729091235" {

@@ -115,10 +115,6 @@ type Config struct {
 	// EncryptionKey returns the key the server sent ("" = none yet). When
 	// set it reaches scripts as AGENT_ENCRYPTION_KEY.
 	EncryptionKey func() string
-	// ComponentCommandStarted is called when a non-status command starts
-	// for a cluster component, so that the status loop forgets the last
-	// acknowledged status and re-reports it afterwards. May be nil.
-	ComponentCommandStarted func(clusterID, serviceName, component string)
 	// OnWriteError hears of each failed write in the data dir (the agent
 	// marks itself degraded). May be nil.
 	OnWriteError func(error)
@@ -147,6 +143,12 @@ type Request struct {
 	// OnBackgroundDone receives the final result of a
 	// BACKGROUND_EXECUTION_COMMAND, exactly once, on its own goroutine.
 	OnBackgroundDone func(Result)
+	// OnPrepared is called, on Run's goroutine, once the command is
+	// prepared (its JSON built and written, its cache directories current)
+	// and its scripts are about to run; not when the preparation failed.
+	// The Python agent counts a command as running for its component
+	// from this point (docs/behaviour.md §7.3). May be nil.
+	OnPrepared func()
 	// OnProcessStarted is called with the pid of each script of the
 	// command as soon as it runs (its own process group leader, not yet
 	// reaped), so that a later agent process can find it (ReapOrphan).
@@ -186,12 +188,7 @@ type Orchestrator struct {
 	mu sync.Mutex
 	// tasks holds the running commands by taskId, for Cancel.
 	tasks map[string]*task
-	// running counts non-status commands per cluster and component; the
-	// status loop skips components with work in flight.
-	running map[componentKey]int
 }
-
-type componentKey struct{ cluster, component string }
 
 // New checks cfg, fills in defaults and resolves the interpreter.
 func New(cfg Config) (*Orchestrator, error) {
@@ -254,12 +251,11 @@ func New(cfg Config) (*Orchestrator, error) {
 	closeInheritedOnExec()
 	prepareDataDir(cfg.Prefix, log)
 	return &Orchestrator{
-		cfg:     cfg,
-		log:     log,
-		killer:  newTreeKiller(log, cfg.SudoPath),
-		env:     newEnvironment(os.Environ(), cfg.PythonPath),
-		tasks:   make(map[string]*task),
-		running: make(map[componentKey]int),
+		cfg:    cfg,
+		log:    log,
+		killer: newTreeKiller(log, cfg.SudoPath),
+		env:    newEnvironment(os.Environ(), cfg.PythonPath),
+		tasks:  make(map[string]*task),
 	}, nil
 }
 
@@ -290,31 +286,6 @@ func (o *Orchestrator) TaskFiles(commandType, taskID string) TaskFiles {
 		f.ReportedStructuredOut = filepath.Join(p, "auto_structured-out-"+taskID+".json")
 	}
 	return f
-}
-
-// CommandsRunningForComponent reports whether a non-status command is
-// running for the component; the status loop skips it then.
-func (o *Orchestrator) CommandsRunningForComponent(clusterID, component string) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.running[componentKey{clusterID, component}] > 0
-}
-
-func (o *Orchestrator) componentStarted(clusterID, component string) {
-	o.mu.Lock()
-	o.running[componentKey{clusterID, component}]++
-	o.mu.Unlock()
-}
-
-func (o *Orchestrator) componentDone(clusterID, component string) {
-	o.mu.Lock()
-	k := componentKey{clusterID, component}
-	if o.running[k] <= 1 {
-		delete(o.running, k)
-	} else {
-		o.running[k]--
-	}
-	o.mu.Unlock()
 }
 
 // task is a running command that can be cancelled.

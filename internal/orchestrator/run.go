@@ -34,7 +34,7 @@ func (o *Orchestrator) Run(ctx context.Context, req Request) Result {
 	log := o.log.WithField("taskId", taskID)
 	s := &runSpec{
 		header: req.Command, out: req.OutFile, err: req.ErrFile, structured: req.StructuredOutFile,
-		forced: req.CommandName, overwrite: req.Overwrite,
+		forced: req.CommandName, overwrite: req.Overwrite, prepared: req.OnPrepared,
 	}
 	res, background := o.execute(ctx, log, t, s, req.OnBackgroundDone)
 	o.noteWriteError(res.Err)
@@ -131,13 +131,8 @@ func (o *Orchestrator) execute(ctx context.Context, log *logrus.Entry, t *task, 
 		o.dropCommandFile(p.jsonPath, s.status, res.ExitCode)
 		return res, false
 	}
-	if isCluster(p.clusterID) && !s.status {
-		role := pyStr(p.cmd["role"])
-		o.componentStarted(p.clusterID, role)
-		defer o.componentDone(p.clusterID, role)
-		if svc, ok := p.cmd["serviceName"]; ok && o.cfg.ComponentCommandStarted != nil {
-			o.cfg.ComponentCommandStarted(p.clusterID, pyStr(svc), role)
-		}
+	if s.prepared != nil {
+		s.prepared()
 	}
 	if p.background {
 		return o.startBackground(log, t, s, p, onDone)

@@ -9,7 +9,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -510,23 +510,23 @@ func TestRunAutoExecutionFileNames(t *testing.T) {
 }
 
 func TestCancelKillsRunningCommand(t *testing.T) {
-	var started []string
-	var mu sync.Mutex
-	e := newEnv(t, func(c *Config) {
-		c.ComponentCommandStarted = func(cluster, service, component string) {
-			mu.Lock()
-			started = append(started, cluster+"/"+service+"/"+component)
-			mu.Unlock()
-		}
-	})
+	e := newEnv(t, nil)
 	pidsFile := filepath.Join(e.tmp, "pids")
 	h := header(t, 100, "TESTKIT", "SLEEPER", "START", testkitParams("sleep_tree.py", 600, map[string]any{"pids_file": pidsFile}), nil)
 	req := e.request(h)
+	// OnPrepared is called once, before any script runs.
+	var prepared atomic.Int32
+	req.OnPrepared = func() {
+		if _, err := os.Stat(pidsFile); err == nil {
+			t.Error("OnPrepared called after the script started")
+		}
+		prepared.Add(1)
+	}
 	done := make(chan Result, 1)
 	go func() { done <- e.orch.Run(context.Background(), req) }()
 	pids := parsePids(t, waitFile(t, pidsFile))
-	if !e.orch.CommandsRunningForComponent(clusterID, "SLEEPER") {
-		t.Error("component not marked busy while its command runs")
+	if n := prepared.Load(); n != 1 {
+		t.Errorf("OnPrepared called %d times while the command runs, want 1", n)
 	}
 	if !e.orch.Cancel("100", "stop it") {
 		t.Fatal("Cancel did not find the task")
@@ -543,16 +543,8 @@ func TestCancelKillsRunningCommand(t *testing.T) {
 		t.Error("output files lack the abort suffix")
 	}
 	waitDead(t, pids...)
-	if e.orch.CommandsRunningForComponent(clusterID, "SLEEPER") {
-		t.Error("component still busy")
-	}
 	if e.orch.Cancel("100", "again") {
 		t.Error("Cancel found a finished task")
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if !reflect.DeepEqual(started, []string{"2/TESTKIT/SLEEPER"}) {
-		t.Errorf("ComponentCommandStarted calls %v", started)
 	}
 }
 

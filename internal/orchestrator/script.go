@@ -41,6 +41,8 @@ type runSpec struct {
 	forced     string
 	overwrite  bool
 	status     bool
+	// prepared is Request.OnPrepared.
+	prepared func()
 }
 
 // prepare builds the command and picks its scripts (docs/behaviour.md §5.4.1 to

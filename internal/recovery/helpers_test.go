@@ -44,18 +44,16 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// harness is a manager over a real cache store, with the clock, the
-// action queue's "execution command active" flag and the log under the
-// test's control.
+// harness is a manager over a real cache store, with the clock and the
+// log under the test's control.
 type harness struct {
-	t      testing.TB
-	store  *cache.Store
-	clock  *fakeClock
-	active atomic.Bool
-	logs   *syncBuffer
-	cfg    Config
-	m      *Manager
-	seq    int
+	t     testing.TB
+	store *cache.Store
+	clock *fakeClock
+	logs  *syncBuffer
+	cfg   Config
+	m     *Manager
+	seq   int
 }
 
 func newHarness(t testing.TB, at int64) *harness {
@@ -66,11 +64,10 @@ func newHarness(t testing.TB, at int64) *harness {
 	l.SetOutput(h.logs)
 	l.SetLevel(logrus.InfoLevel)
 	h.cfg = Config{
-		Configurations:         h.store.Configurations(),
-		HostLevelParams:        h.store.HostLevelParams(),
-		ExecutionCommandActive: h.active.Load,
-		Now:                    h.clock.Now,
-		Log:                    logrus.NewEntry(l),
+		Configurations:  h.store.Configurations(),
+		HostLevelParams: h.store.HostLevelParams(),
+		Now:             h.clock.Now,
+		Log:             logrus.NewEntry(l),
 	}
 	return h
 }

@@ -42,10 +42,6 @@ type Config struct {
 	// HostLevelParams supplies recoveryConfig.components and
 	// blueprint_provisioning_state. Nil: nothing is recoverable.
 	HostLevelParams HostLevelParamsSource
-	// ExecutionCommandActive reports whether an execution command is queued
-	// or running; Commands produces nothing while it returns true. Called
-	// without the manager's lock held. Nil: never active.
-	ExecutionCommandActive func() bool
 	// StateFile is where the attempt counters are kept across agent
 	// restarts, normally StatePath(prefix). "" keeps them in memory only.
 	StateFile string
@@ -505,14 +501,10 @@ func (m *Manager) roleCommandLocked(c *component) string {
 
 // Commands returns the recovery commands to run now, at most one per
 // component, and consumes an attempt for each. The action queue calls it
-// when its main queue is empty and no execution command is active; it
-// returns nothing while recovery is disabled, while ExecutionCommandActive
-// says a command is active, or, per component, while the blueprint is being
-// provisioned for it.
+// only when its main queue is empty and no foreground command runs
+// (docs/behaviour.md §8.5); it returns nothing while recovery is disabled
+// or, per component, while the blueprint is being provisioned for it.
 func (m *Manager) Commands() []map[string]any {
-	if active := m.cfg.ExecutionCommandActive; active != nil && active() {
-		return nil
-	}
 	var params *cache.HostLevelParamsSnapshot
 	if m.cfg.HostLevelParams != nil {
 		params = m.cfg.HostLevelParams.Snapshot()

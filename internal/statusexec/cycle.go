@@ -30,7 +30,7 @@ func (e *Executor) runCycle(ctx context.Context) {
 		if ctx.Err() != nil {
 			break
 		}
-		if e.cfg.Commands != nil && e.cfg.Commands.CommandsRunningForComponent(k.cluster, k.component) {
+		if e.commandRunning(k.cluster, k.component) {
 			e.log.Infof("Skipping status command for %s. Since command for it is running", k.component)
 			continue
 		}
@@ -183,7 +183,7 @@ func (e *Executor) afterCommand(ctx context.Context, k checkKey, start uint64) {
 	for {
 		// Another command for the component (parallel execution) will
 		// trigger its own check when it ends.
-		if e.cfg.Commands == nil || !e.cfg.Commands.CommandsRunningForComponent(k.cluster, k.component) {
+		if !e.commandRunning(k.cluster, k.component) {
 			if status := e.check(ctx, k); status != "" && ctx.Err() == nil {
 				e.flush(ctx, []outcome{{key: k, startGen: start, status: status}}, true)
 			}

@@ -105,7 +105,7 @@ func TestForceSendAfterRegistration(t *testing.T) {
 	h.exec.Registered()
 	want(t, h.sender.next(t), "1/A/STATUS=STARTED", "1/B/STATUS=INSTALLED", "2/C/STATUS=STARTED")
 
-	h.exec.CommandStarted("1", service, "A")
+	h.commandRan("1", "A")
 	h.exec.Registered()
 	want(t, h.sender.next(t), "1/B/STATUS=INSTALLED", "2/C/STATUS=STARTED")
 	if len(h.cycles) != 0 {
@@ -132,11 +132,11 @@ func TestAcknowledgementDoesNotUndoCommandReset(t *testing.T) {
 	h.sender.mu.Unlock()
 
 	want(t, h.sender.next(t), "1/A/STATUS=STARTED") // the reply is held
-	h.exec.CommandStarted("1", service, "A")
+	h.commandRan("1", "A")
 	close(hold)
 	h.waitCycles(1)
 
-	h.exec.CommandFinished("1", service, "A")
+	h.commandFinished("1", "A")
 	want(t, h.sender.next(t), "1/A/STATUS=STARTED")
 }
 
@@ -147,9 +147,7 @@ func TestSkipsComponentWithCommandRunning(t *testing.T) {
 	st.metadata("1")
 	st.setState("A", "running")
 	st.setState("B", "running")
-	tr := &tracker{}
-	tr.set("1", "A", true)
-	h := startExecutor(t, st, func(c *Config) { c.Commands = tr })
+	h := startExecutorWith(t, st, nil, func(e *Executor) { e.AttemptStarted(header("1", "A")) })
 
 	want(t, h.sender.next(t), "1/B/STATUS=STARTED")
 	h.waitCycles(3)
@@ -160,7 +158,7 @@ func TestSkipsComponentWithCommandRunning(t *testing.T) {
 	if !h.logged("Skipping status command for A") {
 		t.Error("skip not logged")
 	}
-	tr.set("1", "A", false)
+	h.exec.AttemptEnded(header("1", "A"))
 	want(t, h.sender.next(t), "1/A/STATUS=STARTED")
 }
 
@@ -227,18 +225,18 @@ func TestPostCommandCheckReportsAtOnce(t *testing.T) {
 	want(t, h.sender.next(t), "1/A/STATUS=STARTED")
 	h.waitCycles(1)
 
-	h.exec.CommandStarted("1", service, "A")
-	h.exec.CommandFinished("1", service, "A")
+	h.commandRan("1", "A")
+	h.commandFinished("1", "A")
 	want(t, h.sender.next(t), "1/A/STATUS=STARTED")
 	h.waitAfter()
 
-	h.exec.CommandFinished("1", service, "A")
+	h.commandFinished("1", "A")
 	h.waitAfter()
 	h.sender.none(t)
 
 	st.setState("A", "stopped")
-	h.exec.CommandStarted("1", service, "A")
-	h.exec.CommandFinished("1", service, "A")
+	h.commandRan("1", "A")
+	h.commandFinished("1", "A")
 	want(t, h.sender.next(t), "1/A/STATUS=INSTALLED")
 	h.waitAfter()
 	if told := h.rec.told(); told[len(told)-1] != "1/A=INSTALLED" {
@@ -267,7 +265,7 @@ func TestStaleCycleResultIsDiscarded(t *testing.T) {
 	st.setState("A", "stopped")
 	st.setState("B", "stopped")
 	h.drainCycles()
-	h.exec.CommandFinished("1", service, "A")
+	h.commandFinished("1", "A")
 	// A cycle already under way may report B's change first.
 	got := h.sender.next(t)
 	if slices.Equal(got, []string{"1/B/STATUS=INSTALLED"}) {
@@ -342,36 +340,13 @@ func TestIntervalZeroKeepsPostCommandChecks(t *testing.T) {
 	st.metadata("1")
 	st.setState("A", "running")
 	h := startExecutor(t, st, func(c *Config) { c.Interval = 0 })
-	h.exec.CommandFinished("1", service, "A")
+	h.commandFinished("1", "A")
 	want(t, h.sender.next(t), "1/A/STATUS=STARTED")
 	h.waitAfter()
 	h.exec.Registered()
 	want(t, h.sender.next(t), "1/A/STATUS=STARTED")
 	if len(st.calls("A")) != 1 {
 		t.Errorf("A checked %d times, want only after the command", len(st.calls("A")))
-	}
-	if err := h.exec.Health(time.Millisecond); err != nil {
-		t.Errorf("Health with the loop off: %v", err)
-	}
-}
-
-// Health reports how long ago the loop finished a cycle.
-func TestHealth(t *testing.T) {
-	st := newStack(t)
-	st.topology("CREATE", cluster{id: "1", local: []string{"A"}})
-	st.metadata("1")
-	st.setState("A", "running")
-	h := startExecutor(t, st, func(c *Config) { c.Interval = time.Hour })
-	h.waitCycles(1)
-	if _, ok := h.exec.LastCycle(); !ok {
-		t.Fatal("LastCycle unknown after a cycle")
-	}
-	if err := h.exec.Health(time.Minute); err != nil {
-		t.Errorf("Health right after a cycle: %v", err)
-	}
-	time.Sleep(20 * time.Millisecond)
-	if err := h.exec.Health(10 * time.Millisecond); err == nil || !strings.Contains(err.Error(), "last finished") {
-		t.Errorf("Health after the limit: %v", err)
 	}
 }
 

@@ -366,56 +366,60 @@ func (r *recovery) told() []string {
 	return slices.Clone(r.seen)
 }
 
-// tracker is the orchestrator's "command running for component" counter.
-type tracker struct {
-	mu      sync.Mutex
-	running map[string]bool
+// header is the header of an execution command for a component of the
+// test service.
+func header(clusterID, component string) protocol.CommandHeader {
+	return protocol.CommandHeader{CommandType: protocol.ExecutionCommand, ClusterID: clusterID,
+		ServiceName: service, Role: component, RoleCommand: "START"}
 }
 
-func (tr *tracker) set(clusterID, component string, running bool) {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	if tr.running == nil {
-		tr.running = map[string]bool{}
-	}
-	tr.running[clusterID+"/"+component] = running
+// commandRan tells the executor, as the action queue does, that a
+// command's scripts ran for the component.
+func (h *harness) commandRan(clusterID, component string) {
+	h.exec.AttemptStarted(header(clusterID, component))
+	h.exec.AttemptEnded(header(clusterID, component))
 }
 
-func (tr *tracker) CommandsRunningForComponent(clusterID, component string) bool {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	return tr.running[clusterID+"/"+component]
+// commandFinished tells the executor that a command for the component
+// ended, after its final report.
+func (h *harness) commandFinished(clusterID, component string) {
+	h.exec.CommandFinished(header(clusterID, component), protocol.StatusCompleted)
 }
 
 // harness runs an executor against a stack.
 type harness struct {
 	*stack
-	exec    *Executor
-	runner  *countingRunner
-	sender  *sender
-	rec     *recovery
-	tracker *tracker
-	logs    *test.Hook
-	cycles  chan struct{}
-	afters  chan struct{}
+	exec   *Executor
+	runner *countingRunner
+	sender *sender
+	rec    *recovery
+	logs   *test.Hook
+	cycles chan struct{}
+	afters chan struct{}
 }
 
 func startExecutor(t *testing.T, st *stack, tune func(*Config)) *harness {
 	t.Helper()
+	return startExecutorWith(t, st, tune, nil)
+}
+
+// startExecutorWith is startExecutor with before called on the executor
+// before it runs.
+func startExecutorWith(t *testing.T, st *stack, tune func(*Config), before func(*Executor)) *harness {
+	t.Helper()
 	l, hook := test.NewNullLogger()
 	l.SetLevel(logrus.DebugLevel)
 	h := &harness{
-		stack:   st,
-		runner:  st.orchestrator(),
-		sender:  newSender(),
-		rec:     &recovery{},
-		tracker: &tracker{},
-		logs:    hook,
-		cycles:  make(chan struct{}, 1024),
-		afters:  make(chan struct{}, 1024),
+		stack:  st,
+		runner: st.orchestrator(),
+		sender: newSender(),
+		rec:    &recovery{},
+		logs:   hook,
+		cycles: make(chan struct{}, 1024),
+		afters: make(chan struct{}, 1024),
 	}
 	cfg := Config{
-		HostName: testHost, Caches: st.store, Runner: h.runner, Commands: h.tracker,
+		HostName: testHost, Caches: st.store, Runner: h.runner,
 		Sender: h.sender, Recovery: h.rec, Interval: 50 * time.Millisecond,
 		Log: logrus.NewEntry(l).WithField("component", "statusexec"),
 		// A Python check can take over a second on a loaded machine under
@@ -432,6 +436,9 @@ func startExecutor(t *testing.T, st *stack, tune func(*Config)) *harness {
 	e.onCycle = func() { h.cycles <- struct{}{} }
 	e.onAfter = func() { h.afters <- struct{}{} }
 	h.exec = e
+	if before != nil {
+		before(e)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
