@@ -188,6 +188,9 @@ type Orchestrator struct {
 	mu sync.Mutex
 	// tasks holds the running commands by taskId, for Cancel.
 	tasks map[string]*task
+
+	// configs memoises ClusterConfiguration for the alert checks.
+	configs clusterConfigs
 }
 
 // New checks cfg, fills in defaults and resolves the interpreter.
