@@ -13,8 +13,8 @@
 // cache change while Run is running; the commands' starts and outcomes as
 // an observer of the action queue (CommandStarted, CommandFinished), and
 // live states from the status loop (ObserveLiveStatus). Output: Commands,
-// which the action queue calls when it is idle; Counters for RECOVERY
-// alerts; Status and Settings for diagnostics.
+// which the action queue calls when it is idle, and Counters for RECOVERY
+// alerts.
 //
 // Maintenance mode: the agent has no maintenance logic of its own (neither
 // has the Python agent in this revision). The server leaves components out

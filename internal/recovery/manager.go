@@ -308,13 +308,6 @@ func (m *Manager) componentLocked(name string) *component {
 	return c
 }
 
-// Enabled reports whether recovery is on (cluster-env valid and enabled).
-func (m *Manager) Enabled() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.enabled
-}
-
 // isRestart reports whether the command is a RESTART custom command.
 // Python only looks at a top-level custom_command, which server commands
 // never carry (they keep it in commandParams), so its RESTART branches

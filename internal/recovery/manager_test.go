@@ -53,11 +53,6 @@ func TestWorkedExampleThroughCommands(t *testing.T) {
 	if !got.LifetimeLimitReached || got.LifetimeCount != 4 || got.WarnedThresholdReached || !got.Stale {
 		t.Fatalf("after the lifetime limit: %+v", got)
 	}
-	st := m.Status()
-	if st.Summary != SummaryUnrecoverable || !reflect.DeepEqual(st.ComponentReports,
-		[]ComponentReport{{Name: "DATANODE", NumAttempts: 4, LimitReached: true}}) {
-		t.Fatalf("status %+v", st)
-	}
 	if c := strings.Count(h.logs.String(), "lifetime limit of attempts reached"); c != 1 {
 		t.Fatalf("lifetime limit logged %d times, want once", c)
 	}
@@ -433,19 +428,22 @@ func TestDisabledProducesNothing(t *testing.T) {
 	if got := m.Commands(); len(got) != 0 {
 		t.Fatalf("disabled manager produced %v", got)
 	}
-	if st := m.Status(); st.Summary != SummaryDisabled || st.ComponentReports != nil {
-		t.Fatalf("status %+v", st)
+	if m.Enabled() {
+		t.Fatal("enabled without recovery_enabled")
+	}
+	if _, ok := m.Counters("DATANODE"); ok {
+		t.Fatal("a disabled manager counted attempts")
 	}
 }
 
-// Python's test_recovery_report, through Commands.
-func TestStatusSummary(t *testing.T) {
+// Python's test_recovery_report, through Commands and the counters.
+func TestLifetimeLimitsPerComponent(t *testing.T) {
 	h := newHarness(t, 1000)
 	h.env(autoStart("2", "5", "1", "4"))
 	h.params([]comp{{"S", "PUMA", "STARTED"}, {"S", "LION", "STARTED"}}, nil)
 	m := h.start()
-	if st := m.Status(); st.Summary != SummaryRecoverable || len(st.ComponentReports) != 0 {
-		t.Fatalf("status %+v", st)
+	if _, ok := m.Counters("PUMA"); ok {
+		t.Fatal("counters before any attempt")
 	}
 	m.ObserveLiveStatus("PUMA", "INSTALLED")
 	h.commandsAt(1000)
@@ -453,15 +451,14 @@ func TestStatusSummary(t *testing.T) {
 	for _, at := range []int64{1071, 1400, 1461} {
 		h.commandsAt(at)
 	}
-	st := m.Status()
-	want := []ComponentReport{{"PUMA", 4, true}, {"LION", 3, false}}
-	if st.Summary != SummaryPartiallyRecoverable || !reflect.DeepEqual(st.ComponentReports, want) {
-		t.Fatalf("status %+v, want PARTIALLY_RECOVERABLE %v", st, want)
+	puma, _ := m.Counters("PUMA")
+	lion, _ := m.Counters("LION")
+	if puma.LifetimeCount != 4 || !puma.LifetimeLimitReached || lion.LifetimeCount != 3 || lion.LifetimeLimitReached {
+		t.Fatalf("PUMA %+v, LION %+v; want PUMA at its lifetime limit, LION one short", puma, lion)
 	}
 	h.commandsAt(1800)
-	st = m.Status()
-	if st.Summary != SummaryUnrecoverable || st.ComponentReports[1].NumAttempts != 4 {
-		t.Fatalf("status %+v, want UNRECOVERABLE", st)
+	if lion, _ = m.Counters("LION"); lion.LifetimeCount != 4 || !lion.LifetimeLimitReached {
+		t.Fatalf("LION %+v, want at its lifetime limit", lion)
 	}
 }
 
