@@ -617,3 +617,25 @@ func TestCancelWhileOrchestratorStartsCommand(t *testing.T) {
 		t.Errorf("stdout = %q", final["stdout"])
 	}
 }
+
+// An attempt whose command cannot be prepared (no caches for its cluster)
+// runs no script: observers hear of the command and its failure, not of
+// an attempt, so the status loop neither counts the component busy nor
+// forgets its acknowledged status for it.
+func TestObserversHearNoAttemptThatWasNotPrepared(t *testing.T) {
+	obs := &recorder{}
+	e := newEnv(t, "", func(c *Config) { c.Observers = []Observer{obs} })
+	e.start()
+	e.intake(message(clusterMsg{id: "9", commands: []map[string]any{cmd(95, "9", nil)}}))
+	final := e.sender.waitReport(t, 95, protocol.StatusFailed)
+	if !strings.Contains(final["stderr"].(string), "no metadata for cluster 9") {
+		t.Fatalf("stderr %q, want the preparation failure", final["stderr"])
+	}
+	deadline := time.Now().Add(waitTimeout)
+	for obs.of(95) != "started,FAILED" {
+		if time.Now().After(deadline) {
+			t.Fatalf("observer heard %q, want started,FAILED", obs.of(95))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
