@@ -44,6 +44,7 @@ var allowedEdges = map[string]map[string]string{
 		"internal/agent":      "the daemon and the control commands",
 		"internal/config":     "the ini file and --home",
 		"internal/multiplier": "the multiplier subcommand",
+		"internal/sdnotify":   "systemd readiness of the many-agents process",
 	},
 	"cmd/ambari-sim": {"internal/sim": "the simulator"},
 	// internal/agent is the wiring: it may import every package but cmd/.
@@ -73,7 +74,8 @@ var allowedEdges = map[string]map[string]string{
 		"internal/sdnotify": "systemd notifications",
 	},
 	"internal/multiplier": {
-		"internal/config": "the ini edits of each agent home",
+		"internal/config":   "the ini edits of each agent home",
+		"internal/pyrunner": "one resident Python shared by the agents of one process",
 		// The pid file's format and identity check belong to the daemon;
 		// to move with them into a package of their own.
 		"internal/agent": "ReadPidRecord, the pid file the daemon writes",
