@@ -14,29 +14,18 @@ import (
 
 // nullValue replaces a missing clusterId or serviceName, as the Python
 // agent's put() does.
-const nullValue = "null"
+const nullValue = protocol.NullValue
 
 // command is a queued command: the decoded JSON handed to the orchestrator
-// plus the fields the queue itself needs, extracted once.
+// plus its header, decoded once.
 type command struct {
 	// raw is the command as received (numbers as json.Number). The queue
 	// owns it; only the retry loop writes to it, between attempts.
 	raw map[string]any
-	typ string
-	// taskID identifies the task; taskKey is its decimal text (file names,
-	// orchestrator bookkeeping).
-	taskID  int64
+	protocol.CommandHeader
+	// taskKey is TaskID's decimal text (file names, orchestrator
+	// bookkeeping).
 	taskKey string
-	// actionID is commandId as received: a string from the server, a
-	// number from the recovery manager.
-	actionID    any
-	clusterID   string
-	serviceName string
-	role        string
-	roleCommand string
-	// parallel is commandParams.command_retry_enabled == "true", which
-	// decides whether parallel mode runs the command on its own goroutine.
-	parallel bool
 }
 
 // isExecutionType reports whether a command type is run by the queue.
@@ -55,12 +44,13 @@ func newCommand(raw map[string]any) (*command, error) {
 		return nil, errors.New("command is not a JSON object")
 	}
 	c := &command{raw: raw}
-	c.typ, _ = raw["commandType"].(string)
+	h := &c.CommandHeader
+	h.CommandType, _ = raw["commandType"].(string)
 	id, ok := intOf(raw["taskId"])
 	if !ok {
-		return nil, fmt.Errorf("%s command has no integer taskId", c.typ)
+		return nil, fmt.Errorf("%s command has no integer taskId", h.CommandType)
 	}
-	c.taskID = id
+	h.TaskID = id
 	c.taskKey = strconv.FormatInt(id, 10)
 	// One spelling of the task id from here on, whatever the source used.
 	raw["taskId"] = json.Number(c.taskKey)
@@ -68,36 +58,30 @@ func newCommand(raw map[string]any) (*command, error) {
 	// Python substitutes "null" only for a missing key; a JSON null is
 	// substituted too here, because reports carry these as strings.
 	if s, ok := scalarText(raw["clusterId"]); ok {
-		c.clusterID = s
+		h.ClusterID = s
 	} else {
-		c.clusterID = nullValue
+		h.ClusterID = nullValue
 	}
-	raw["clusterId"] = c.clusterID
+	raw["clusterId"] = h.ClusterID
 	if s, ok := raw["serviceName"].(string); ok {
-		c.serviceName = s
+		h.ServiceName = s
 	} else {
-		c.serviceName = nullValue
+		h.ServiceName = nullValue
 		raw["serviceName"] = nullValue
 	}
-	c.role, _ = raw["role"].(string)
-	c.roleCommand, _ = raw["roleCommand"].(string)
-	c.actionID = raw["commandId"]
-	c.parallel = commandParam(raw, "command_retry_enabled") == "true"
+	h.Role, _ = raw["role"].(string)
+	h.RoleCommand, _ = raw["roleCommand"].(string)
+	h.CommandID = raw["commandId"]
+	h.RequestID, _ = intOf(raw["requestId"])
+	h.TopLevelCustomCommand, _ = raw["custom_command"].(string)
+	params, _ := raw["commandParams"].(map[string]any)
+	h.CustomCommand, _ = params["custom_command"].(string)
+	retry, _ := params["command_retry_enabled"].(string)
+	h.RetryEnabled = retry == "true"
+	// Python's int() would raise and the command would never report; an
+	// unreadable budget means one attempt.
+	h.MaxDurationForRetries, _ = intOf(params["max_duration_for_retries"])
 	return c, nil
-}
-
-// commandParam returns commandParams[key] when it is a string.
-func commandParam(raw map[string]any, key string) string {
-	p, _ := raw["commandParams"].(map[string]any)
-	s, _ := p[key].(string)
-	return s
-}
-
-// hasCommandParam reports whether commandParams has key.
-func hasCommandParam(raw map[string]any, key string) bool {
-	p, _ := raw["commandParams"].(map[string]any)
-	_, ok := p[key]
-	return ok
 }
 
 // scalarText renders a string or number the way Python's str() would.

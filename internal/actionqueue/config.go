@@ -9,6 +9,7 @@ import (
 	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/ambari-go/ambari-agent/internal/orchestrator"
 	"github.com/ambari-go/ambari-agent/internal/procinfo"
+	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
 // Defaults of the Config fields left zero.
@@ -47,21 +48,37 @@ type Sender interface {
 	Request(ctx context.Context, destination string, body []byte) ([]byte, error)
 }
 
-// Recovery is the recovery manager's view of the queue (docs/behaviour.md §8.4,
-// §8.5; *recovery.Manager).
+// Recovery is where the queue gets the recovery manager's commands
+// (docs/behaviour.md §8.5; *recovery.Manager).
 type Recovery interface {
 	// Commands returns the AUTO_EXECUTION_COMMANDs to run now. It is called
-	// only while the main queue is empty and no execution command runs. The
-	// queue owns the returned maps.
+	// only while the main queue is empty and no foreground command runs.
+	// The queue owns the returned maps.
 	Commands() []map[string]any
-	// ObserveExecutionCommand sees every command of an execution type
-	// (EXECUTION, BACKGROUND_EXECUTION, AUTO_EXECUTION) as it starts; the
-	// manager picks the EXECUTION_COMMANDs that change a desired state. The
-	// map must not be kept or modified.
-	ObserveExecutionCommand(command map[string]any)
-	// ObserveCommandResult sees the final status (COMPLETED or FAILED) of
-	// every foreground command. The map must not be kept or modified.
-	ObserveCommandResult(command map[string]any, status string)
+}
+
+// Observer hears of the life of every command the queue runs: the status
+// loop (the components with work in flight, the check right after a
+// command; docs/behaviour.md §7.3) and the recovery manager (desired and
+// current states; §8.4). The queue is the one place that announces it;
+// the methods are called on the command's goroutine, in this order for
+// each command, and must return promptly. A header must not be modified.
+type Observer interface {
+	// CommandStarted: a command of an execution type leaves the queue to
+	// run (a background one: is being started). Once per command, before
+	// anything of it runs.
+	CommandStarted(h protocol.CommandHeader)
+	// AttemptStarted: one attempt is prepared (its command file written,
+	// its cache directories current) and its scripts are about to run.
+	// Not called for an attempt whose preparation failed.
+	AttemptStarted(h protocol.CommandHeader)
+	// AttemptEnded follows every AttemptStarted: the attempt's scripts are
+	// over (a background command: its script has been started).
+	AttemptEnded(h protocol.CommandHeader)
+	// CommandFinished: the command's final status (COMPLETED or FAILED),
+	// after its final report was stored. A background command's comes when
+	// its script ends, which may be before its AttemptEnded.
+	CommandFinished(h protocol.CommandHeader, status string)
 }
 
 // Liveness is a part of the agent's health model.
@@ -105,11 +122,10 @@ type Config struct {
 	// RecoveryInterval is how often an idle queue asks Recovery for
 	// commands; 0 = DefaultRecoveryInterval.
 	RecoveryInterval time.Duration
-	// StatusCheck runs the component's STATUS command right after a cluster
-	// command ended (docs/behaviour.md §5.3 step 9, §7.3) and sends its result if it
-	// changed (statusexec.Executor.CommandFinished). It is called on the
-	// command's goroutine and should return promptly. nil = none.
-	StatusCheck func(clusterID, serviceName, role string)
+	// Observers hear of every command's life, in this order: the recovery
+	// manager before the status loop, so that a command's outcome reaches
+	// the manager before the live state its post-command check reports.
+	Observers []Observer
 	// OnWriteError hears of every failed write of the report journal in
 	// the data dir (the agent marks itself degraded). May be nil.
 	OnWriteError func(error)

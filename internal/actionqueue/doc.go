@@ -16,6 +16,9 @@
 //     retries with doubling delays inside max_duration_for_retries; cancel of
 //     queued and running commands; the rescheduled-cancel rule; background
 //     commands; the recovery manager's injection point;
+//   - announcing every command's start, attempts and outcome to its
+//     observers (the recovery manager, the status loop), the one place a
+//     command's life is watched from;
 //   - the command-status store and its reports (forms A, B and C), the
 //     periodic cycle and the 1,950,000-character split;
 //   - the report journal: every report state change is written to

@@ -110,27 +110,18 @@ type retryParams struct {
 }
 
 func (q *Queue) retryParamsOf(c *command) retryParams {
-	var p retryParams
-	if hasCommandParam(c.raw, "max_duration_for_retries") {
-		p.maxDuration, _ = intOf(commandParams(c.raw)["max_duration_for_retries"])
-		// Python's int() would raise and the command would never report;
-		// an unreadable budget means one attempt.
+	return retryParams{
+		maxDuration: c.MaxDurationForRetries,
+		retryable:   c.CommandType != protocol.AutoExecutionCommand && c.RetryEnabled,
 	}
-	p.retryable = c.typ != protocol.AutoExecutionCommand && commandParam(c.raw, "command_retry_enabled") == "true"
-	return p
-}
-
-func commandParams(raw map[string]any) map[string]any {
-	p, _ := raw["commandParams"].(map[string]any)
-	return p
 }
 
 // execute is execute_command (docs/behaviour.md §5.3) for a foreground command.
 func (q *Queue) execute(ctx context.Context, e *execution) {
 	c := e.cmd
-	log := q.log.WithFields(logrus.Fields{"taskId": c.taskID, "role": c.role, "clusterId": c.clusterID})
-	log.Infof("Executing command %v", c.actionID)
-	files := q.runner.TaskFiles(c.typ, c.taskKey)
+	log := q.log.WithFields(logrus.Fields{"taskId": c.TaskID, "role": c.Role, "clusterId": c.ClusterID})
+	log.Infof("Executing command %v", c.CommandID)
+	files := q.runner.TaskFiles(c.CommandType, c.taskKey)
 	q.store.put(c, files, formA(c, files))
 
 	rp := q.retryParamsOf(c)
@@ -151,13 +142,21 @@ func (q *Queue) execute(ctx context.Context, e *execution) {
 		}
 		attempts++
 		start := q.cfg.clock.Now().Unix()
+		prepared := false
 		res = q.runner.Run(ctx, orchestrator.Request{
-			Command:          c.raw,
-			OutFile:          files.Out,
-			ErrFile:          files.Err,
-			Overwrite:        attempts == 1,
+			Command:   c.raw,
+			OutFile:   files.Out,
+			ErrFile:   files.Err,
+			Overwrite: attempts == 1,
+			OnPrepared: func() {
+				prepared = true
+				q.announce(func(o Observer) { o.AttemptStarted(c.CommandHeader) })
+			},
 			OnProcessStarted: func(pid int) { q.store.processStarted(c, pid) },
 		})
+		if prepared {
+			q.announce(func(o Observer) { o.AttemptEnded(c.CommandHeader) })
+		}
 		e.endAttempt()
 		if errors.Is(res.Err, orchestrator.ErrStopped) {
 			// The agent is stopping; the journal keeps the IN_PROGRESS
@@ -223,15 +222,10 @@ func (q *Queue) execute(ctx context.Context, e *execution) {
 	}
 	q.safely("command output log", func() { q.runner.LogCommandOutput(c.raw, res.Stdout, res.Stderr) })
 
-	report := formC(c, res, status)
-	if q.cfg.Recovery != nil {
-		q.safely("recovery observer", func() { q.cfg.Recovery.ObserveCommandResult(c.raw, status) })
-	}
-	q.store.put(c, files, report)
-
-	if q.cfg.StatusCheck != nil && c.clusterID != "-1" && c.clusterID != nullValue && c.serviceName != nullValue {
-		q.safely("status check", func() { q.cfg.StatusCheck(c.clusterID, c.serviceName, c.role) })
-	}
+	q.store.put(c, files, formC(c, res, status))
+	// After the report: the status check this triggers must not be sent
+	// before the command's own final report is on its way.
+	q.announce(func(o Observer) { o.CommandFinished(c.CommandHeader, status) })
 }
 
 // rescheduled applies the rescheduled-cancel rule (docs/behaviour.md §5.3 step 6):
@@ -240,14 +234,14 @@ func (q *Queue) execute(ctx context.Context, e *execution) {
 // has replaced it.
 func (q *Queue) rescheduled(e *execution) bool {
 	q.mu.Lock()
-	queued := q.queuedLocked(e.cmd.taskID)
-	replaced := q.running[e.cmd.taskID] != e
+	queued := q.queuedLocked(e.cmd.TaskID)
+	replaced := q.running[e.cmd.TaskID] != e
 	q.mu.Unlock()
 	if replaced {
 		return true
 	}
 	if queued {
-		q.store.drop(e.cmd.taskID)
+		q.store.drop(e.cmd.TaskID)
 		return true
 	}
 	return false
@@ -306,11 +300,9 @@ func (q *Queue) startBackground(ctx context.Context, c *command) {
 	if ctx.Err() != nil {
 		return
 	}
-	log := q.log.WithFields(logrus.Fields{"taskId": c.taskID, "role": c.role})
-	if q.cfg.Recovery != nil {
-		q.safely("recovery observer", func() { q.cfg.Recovery.ObserveExecutionCommand(c.raw) })
-	}
-	files := q.runner.TaskFiles(c.typ, c.taskKey)
+	log := q.log.WithFields(logrus.Fields{"taskId": c.TaskID, "role": c.Role})
+	q.announce(func(o Observer) { o.CommandStarted(c.CommandHeader) })
+	files := q.runner.TaskFiles(c.CommandType, c.taskKey)
 	q.store.put(c, files, formA(c, files))
 	var once sync.Once
 	finish := func(res orchestrator.Result) {
@@ -318,18 +310,26 @@ func (q *Queue) startBackground(ctx context.Context, c *command) {
 			q.safely("background result", func() { q.backgroundDone(c, files, res) })
 		})
 	}
+	prepared := false
 	res := q.runner.Run(ctx, orchestrator.Request{
 		Command:          c.raw,
 		OutFile:          files.Out,
 		ErrFile:          files.Err,
 		Overwrite:        true,
 		OnBackgroundDone: finish,
+		OnPrepared: func() {
+			prepared = true
+			q.announce(func(o Observer) { o.AttemptStarted(c.CommandHeader) })
+		},
 		OnProcessStarted: func(pid int) { q.store.processStarted(c, pid) },
 	})
+	if prepared {
+		q.announce(func(o Observer) { o.AttemptEnded(c.CommandHeader) })
+	}
 	if errors.Is(res.Err, orchestrator.ErrStopped) {
 		return
 	}
-	if res.ExitCode != orchestrator.ExitInProgress || res.Err != nil {
+	if res.ExitCode != protocol.ExitCodeInProgress || res.Err != nil {
 		// The script never started. Python returns here without a final
 		// report and keeps reporting the task IN_PROGRESS forever.
 		log.WithError(res.Err).Error("Background command failed to start")
@@ -340,13 +340,15 @@ func (q *Queue) startBackground(ctx context.Context, c *command) {
 }
 
 // backgroundDone stores the final report of a background command. Unlike
-// foreground commands there is no "completed" suffix, no recovery update
-// and no status check.
+// foreground commands there is no "completed" suffix; the observers hear
+// of the end, and neither the recovery manager nor the status loop acts on
+// it, as in the Python agent.
 func (q *Queue) backgroundDone(c *command, files orchestrator.TaskFiles, res orchestrator.Result) {
 	status := protocol.StatusCompleted
 	if res.ExitCode != 0 || res.Canceled {
 		status = protocol.StatusFailed
 	}
-	q.log.WithFields(logrus.Fields{"taskId": c.taskID, "exitCode": res.ExitCode}).Infof("Background command ended: %s", status)
+	q.log.WithFields(logrus.Fields{"taskId": c.TaskID, "exitCode": res.ExitCode}).Infof("Background command ended: %s", status)
 	q.store.put(c, files, formC(c, res, status))
+	q.announce(func(o Observer) { o.CommandFinished(c.CommandHeader, status) })
 }

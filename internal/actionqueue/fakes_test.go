@@ -3,11 +3,13 @@ package actionqueue
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ambari-go/ambari-agent/internal/orchestrator"
+	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
 // virtualClock is the retry loop's clock in tests: time passes only when
@@ -146,7 +148,7 @@ func (r *fakeRecovery) offer(c map[string]any) {
 func (r *fakeRecovery) Commands() []map[string]any {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.offered) > 0 && r.q != nil && r.q.ExecutionCommandActive() {
+	if len(r.offered) > 0 && r.q != nil && !r.q.idle() {
 		r.busyAsk = true
 	}
 	out := r.offered
@@ -154,16 +156,48 @@ func (r *fakeRecovery) Commands() []map[string]any {
 	return out
 }
 
-func (r *fakeRecovery) ObserveExecutionCommand(c map[string]any) {
+func (r *fakeRecovery) CommandStarted(h protocol.CommandHeader) {
 	r.mu.Lock()
-	r.started = append(r.started, taskText(c))
+	r.started = append(r.started, strconv.FormatInt(h.TaskID, 10))
 	r.mu.Unlock()
 }
 
-func (r *fakeRecovery) ObserveCommandResult(c map[string]any, status string) {
+func (r *fakeRecovery) CommandFinished(h protocol.CommandHeader, status string) {
 	r.mu.Lock()
-	r.finished = append(r.finished, taskText(c)+":"+status)
+	r.finished = append(r.finished, strconv.FormatInt(h.TaskID, 10)+":"+status)
 	r.mu.Unlock()
+}
+
+func (r *fakeRecovery) AttemptStarted(protocol.CommandHeader) {}
+func (r *fakeRecovery) AttemptEnded(protocol.CommandHeader)   {}
+
+// recorder is an Observer that writes down what it hears, per task.
+type recorder struct {
+	mu     sync.Mutex
+	events map[int64][]string
+}
+
+func (r *recorder) add(h protocol.CommandHeader, ev string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.events == nil {
+		r.events = map[int64][]string{}
+	}
+	r.events[h.TaskID] = append(r.events[h.TaskID], ev)
+}
+
+func (r *recorder) CommandStarted(h protocol.CommandHeader) { r.add(h, "started") }
+func (r *recorder) AttemptStarted(h protocol.CommandHeader) { r.add(h, "attempt") }
+func (r *recorder) AttemptEnded(h protocol.CommandHeader)   { r.add(h, "ended") }
+func (r *recorder) CommandFinished(h protocol.CommandHeader, status string) {
+	r.add(h, status)
+}
+
+// of returns what was heard of a task, comma-separated.
+func (r *recorder) of(taskID int64) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.events[taskID], ",")
 }
 
 func (r *fakeRecovery) askedWhileBusy() bool {
@@ -176,9 +210,4 @@ func (r *fakeRecovery) observed() (started, finished []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.started...), append([]string(nil), r.finished...)
-}
-
-func taskText(c map[string]any) string {
-	id, _ := intOf(c["taskId"])
-	return strconv.FormatInt(id, 10)
 }

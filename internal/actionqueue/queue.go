@@ -185,12 +185,12 @@ func (q *Queue) reject(messageID string, r rejectedEntry) {
 		log.WithError(r.err).Errorf("Dropping an entry of commands message %q that has no task id to report on", messageID)
 		return
 	}
-	if c.clusterID == nullValue && r.clusterID != "" {
-		c.clusterID = r.clusterID
+	if c.ClusterID == nullValue && r.clusterID != "" {
+		c.ClusterID = r.clusterID
 	}
-	log = log.WithField("taskId", c.taskID).WithError(r.err)
+	log = log.WithField("taskId", c.TaskID).WithError(r.err)
 	q.mu.Lock()
-	busy := q.running[c.taskID] != nil || q.queuedLocked(c.taskID)
+	busy := q.running[c.TaskID] != nil || q.queuedLocked(c.TaskID)
 	q.mu.Unlock()
 	if busy {
 		// A FAILED report would stand for the valid command of the task.
@@ -205,9 +205,7 @@ func (q *Queue) reject(messageID string, r rejectedEntry) {
 	msg := "The agent refused the command: " + r.err.Error()
 	report.Stdout, report.Stderr = ptr(msg), ptr(msg)
 	report.StructuredOut = ptr("{}")
-	if cc, ok := commandParams(c.raw)["custom_command"].(string); ok {
-		report.CustomCommand = cc
-	}
+	report.CustomCommand = c.CustomCommand
 	q.store.put(c, orchestrator.TaskFiles{}, report)
 }
 
@@ -215,28 +213,28 @@ func (q *Queue) reject(messageID string, r rejectedEntry) {
 // the link go out at once, in the order they were produced.
 func (q *Queue) Registered() { q.store.registered() }
 
-// ExecutionCommandActive reports whether a foreground command waits in the
-// queue or runs; the recovery manager generates no command then.
-func (q *Queue) ExecutionCommandActive() bool {
+// idle reports whether no foreground command waits in the queue or runs;
+// only then may the recovery manager add its commands.
+func (q *Queue) idle() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.main) > 0 || q.active > 0
+	return len(q.main) == 0 && q.active == 0
 }
 
 // putLocked queues commands by type; others are dropped (docs/behaviour.md §5.1).
 func (q *Queue) putLocked(cmds []*command) {
 	for _, c := range cmds {
-		log := q.log.WithFields(logrus.Fields{"taskId": c.taskID, "role": c.role, "serviceName": c.serviceName, "clusterId": c.clusterID})
-		switch c.typ {
+		log := q.log.WithFields(logrus.Fields{"taskId": c.TaskID, "role": c.Role, "serviceName": c.ServiceName, "clusterId": c.ClusterID})
+		switch c.CommandType {
 		case protocol.BackgroundExecutionCommand:
-			log.Infof("Adding %s to the background queue", c.typ)
+			log.Infof("Adding %s to the background queue", c.CommandType)
 			q.background = append(q.background, c)
 		case protocol.ExecutionCommand, protocol.AutoExecutionCommand:
-			log.Infof("Adding %s to the queue", c.typ)
+			log.Infof("Adding %s to the queue", c.CommandType)
 			q.main = append(q.main, c)
 		default:
 			// checkEntry refused the type already.
-			log.Errorf("Unrecognized command type %q, dropped", c.typ)
+			log.Errorf("Unrecognized command type %q, dropped", c.CommandType)
 		}
 	}
 }
@@ -281,7 +279,7 @@ func (q *Queue) cancelLocked(taskID int64, reason string) {
 func removeTask(list []*command, taskID int64, removed int) ([]*command, int) {
 	out := list[:0]
 	for _, c := range list {
-		if c.taskID == taskID {
+		if c.TaskID == taskID {
 			removed++
 			continue
 		}
@@ -297,7 +295,7 @@ func removeTask(list []*command, taskID int64, removed int) ([]*command, int) {
 // queue.
 func (q *Queue) queuedLocked(taskID int64) bool {
 	for _, c := range q.main {
-		if c.taskID == taskID {
+		if c.TaskID == taskID {
 			return true
 		}
 	}
@@ -338,10 +336,7 @@ func (q *Queue) injectRecovery() {
 	if q.cfg.Recovery == nil {
 		return
 	}
-	q.mu.Lock()
-	idle := len(q.main) == 0 && q.active == 0
-	q.mu.Unlock()
-	if !idle {
+	if !q.idle() {
 		return
 	}
 	var raws []map[string]any
@@ -380,7 +375,7 @@ func (q *Queue) startNext(ctx context.Context, parallel *sync.WaitGroup) bool {
 		return false
 	}
 	c := q.main[0]
-	own := q.cfg.ParallelExecution && c.parallel
+	own := q.cfg.ParallelExecution && c.RetryEnabled
 	if own && q.parallelActive >= q.cfg.ParallelLimit {
 		q.mu.Unlock()
 		return false
@@ -391,7 +386,7 @@ func (q *Queue) startNext(ctx context.Context, parallel *sync.WaitGroup) bool {
 	e := newExecution(c)
 	// Registered under the same lock that took it off the queue, so a
 	// cancel always finds the command in one place or the other.
-	q.running[c.taskID] = e
+	q.running[c.TaskID] = e
 	q.active++
 	if own {
 		q.parallelActive++
@@ -402,7 +397,7 @@ func (q *Queue) startNext(ctx context.Context, parallel *sync.WaitGroup) bool {
 		q.process(ctx, e)
 		return true
 	}
-	q.log.WithField("taskId", c.taskID).Info("Kicking off a goroutine for the retry-enabled command")
+	q.log.WithField("taskId", c.TaskID).Info("Kicking off a goroutine for the retry-enabled command")
 	parallel.Add(1)
 	go func() {
 		defer parallel.Done()
@@ -424,16 +419,22 @@ func (q *Queue) startNext(ctx context.Context, parallel *sync.WaitGroup) bool {
 func (q *Queue) process(ctx context.Context, e *execution) {
 	defer func() {
 		q.mu.Lock()
-		if q.running[e.cmd.taskID] == e {
-			delete(q.running, e.cmd.taskID)
+		if q.running[e.cmd.TaskID] == e {
+			delete(q.running, e.cmd.TaskID)
 		}
 		q.active--
 		q.mu.Unlock()
 	}()
-	if q.cfg.Recovery != nil {
-		q.safely("recovery observer", func() { q.cfg.Recovery.ObserveExecutionCommand(e.cmd.raw) })
-	}
+	q.announce(func(o Observer) { o.CommandStarted(e.cmd.CommandHeader) })
 	q.safely("command "+e.cmd.taskKey, func() { q.execute(ctx, e) })
+}
+
+// announce tells every observer of a command's progress, in order; a
+// panic in one is logged and does not keep the others from hearing.
+func (q *Queue) announce(f func(Observer)) {
+	for _, o := range q.cfg.Observers {
+		q.safely("command observer", func() { f(o) })
+	}
 }
 
 // safely runs f, turning a panic into a logged error: one bad command or

@@ -106,7 +106,7 @@ func TestIntakeRejectsMalformedAndFullQueue(t *testing.T) {
 	if err := e.q.Intake(three); !errors.Is(err, ErrQueueFull) {
 		t.Fatalf("Intake over the bound = %v, want ErrQueueFull", err)
 	}
-	if e.q.ExecutionCommandActive() {
+	if !e.q.idle() {
 		t.Fatal("a refused message left commands in the queue")
 	}
 	// Unknown types and commands without a task id are dropped, the rest
@@ -121,11 +121,11 @@ func TestIntakeRejectsMalformedAndFullQueue(t *testing.T) {
 	e.q.mu.Lock()
 	n, first := len(e.q.main), e.q.main[0]
 	e.q.mu.Unlock()
-	if n != 1 || first.taskID != 6 {
-		t.Fatalf("queue holds %d commands (first %d), want only task 6", n, first.taskID)
+	if n != 1 || first.TaskID != 6 {
+		t.Fatalf("queue holds %d commands (first %d), want only task 6", n, first.TaskID)
 	}
-	if first.serviceName != "null" || first.raw["serviceName"] != "null" {
-		t.Errorf("missing serviceName became %q, want \"null\"", first.serviceName)
+	if first.ServiceName != "null" || first.raw["serviceName"] != "null" {
+		t.Errorf("missing serviceName became %q, want \"null\"", first.ServiceName)
 	}
 	if first.raw["requiredConfigTimestamp"].(interface{ String() string }).String() != "1700000000000" {
 		t.Errorf("requiredConfigTimestamp not copied into the command: %v", first.raw["requiredConfigTimestamp"])
@@ -479,21 +479,16 @@ func TestBackgroundCommandThatCannotStart(t *testing.T) {
 	}
 }
 
-// Recovery commands are injected only when the queue is idle; the
-// recovery manager sees commands and results; cluster commands trigger the
-// status check.
-func TestRecoveryHooksAndStatusCheck(t *testing.T) {
+// Recovery commands are injected only when the queue is idle; every
+// observer hears of each command's start, attempts and end, in order.
+func TestRecoveryAndObservers(t *testing.T) {
 	rm := &fakeRecovery{}
-	var checks []string
-	checked := make(chan struct{}, 10)
+	obs := &recorder{}
 	e := newEnv(t, "", func(c *Config) {
 		c.Recovery = rm
+		c.Observers = []Observer{rm, obs}
 		c.RecoveryInterval = 50 * time.Millisecond
 		c.ReportInterval = 50 * time.Millisecond
-		c.StatusCheck = func(cl, svc, role string) {
-			checks = append(checks, cl+"/"+svc+"/"+role)
-			checked <- struct{}{}
-		}
 	})
 	rm.q = e.q
 	e.start()
@@ -522,15 +517,10 @@ func TestRecoveryHooksAndStatusCheck(t *testing.T) {
 	if rs := reportsOf(e.sender.all(), 1729091235); len(rs) != 2 {
 		t.Errorf("recovery command reported %d times, want 2 (once per state)", len(rs))
 	}
-	for i := 0; i < 2; i++ {
-		select {
-		case <-checked:
-		case <-time.After(waitTimeout):
-			t.Fatal("status check not called")
+	for _, id := range []int64{90, 91, 1729091235} {
+		if got := obs.of(id); got != "started,attempt,ended,COMPLETED" {
+			t.Errorf("observer heard %q of task %d", got, id)
 		}
-	}
-	if len(checks) != 2 || checks[0] != "2/QTEST/QTEST_SERVER" || checks[1] != "2/QTEST/QTEST_SERVER" {
-		t.Errorf("status checks %v, want two for the cluster commands only", checks)
 	}
 	seen, results := rm.observed()
 	if strings.Join(seen, ",") != "90,91,1729091235" {
@@ -628,5 +618,27 @@ func TestCancelWhileOrchestratorStartsCommand(t *testing.T) {
 	final := sender.waitReport(t, 120, protocol.StatusFailed)
 	if !strings.Contains(final["stdout"].(string), "Command aborted.") {
 		t.Errorf("stdout = %q", final["stdout"])
+	}
+}
+
+// An attempt whose command cannot be prepared (no caches for its cluster)
+// runs no script: observers hear of the command and its failure, not of
+// an attempt, so the status loop neither counts the component busy nor
+// forgets its acknowledged status for it.
+func TestObserversHearNoAttemptThatWasNotPrepared(t *testing.T) {
+	obs := &recorder{}
+	e := newEnv(t, "", func(c *Config) { c.Observers = []Observer{obs} })
+	e.start()
+	e.intake(message(clusterMsg{id: "9", commands: []map[string]any{cmd(95, "9", nil)}}))
+	final := e.sender.waitReport(t, 95, protocol.StatusFailed)
+	if !strings.Contains(final["stderr"].(string), "no metadata for cluster 9") {
+		t.Fatalf("stderr %q, want the preparation failure", final["stderr"])
+	}
+	deadline := time.Now().Add(waitTimeout)
+	for obs.of(95) != "started,FAILED" {
+		if time.Now().After(deadline) {
+			t.Fatalf("observer heard %q, want started,FAILED", obs.of(95))
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

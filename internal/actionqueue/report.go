@@ -14,12 +14,12 @@ import (
 // docs/behaviour.md §5.3).
 func template(c *command) protocol.CommandReport {
 	return protocol.CommandReport{
-		Role:        c.role,
-		ActionID:    c.actionID,
-		TaskID:      c.taskID,
-		ClusterID:   c.clusterID,
-		ServiceName: c.serviceName,
-		RoleCommand: c.roleCommand,
+		Role:        c.Role,
+		ActionID:    c.CommandID,
+		TaskID:      c.TaskID,
+		ClusterID:   c.ClusterID,
+		ServiceName: c.ServiceName,
+		RoleCommand: c.RoleCommand,
 	}
 }
 
@@ -55,9 +55,7 @@ func formC(c *command, res orchestrator.Result, status string) protocol.CommandR
 	r.ExitCode = ptr(res.ExitCode)
 	r.Status = status
 	r.StructuredOut = ptr(structuredOutText(res.StructuredOut))
-	if cc, ok := commandParams(c.raw)["custom_command"].(string); ok {
-		r.CustomCommand = cc
-	}
+	r.CustomCommand = c.CustomCommand
 	return r
 }
 

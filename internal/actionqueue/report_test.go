@@ -137,8 +137,9 @@ func TestReportsSplitAtSizeLimit(t *testing.T) {
 	}
 	sizes := []int{800000, 800000, 2500000, 800000, 300000, 900000, 10}
 	for i, n := range sizes {
-		c := &command{typ: protocol.ExecutionCommand, taskID: int64(300 + i), actionID: "1-1", clusterID: []string{"2", "-1"}[i%2],
-			role: "R", roleCommand: "INSTALL", serviceName: "S", raw: map[string]any{}}
+		c := &command{CommandHeader: protocol.CommandHeader{CommandType: protocol.ExecutionCommand, TaskID: int64(300 + i),
+			CommandID: "1-1", ClusterID: []string{"2", "-1"}[i%2], Role: "R", RoleCommand: "INSTALL", ServiceName: "S"},
+			raw: map[string]any{}}
 		r := template(c)
 		r.Stdout = ptr(strings.Repeat("x", n))
 		r.Stderr = ptr("None")
@@ -238,8 +239,9 @@ func TestPeriodicCycleSendsFormAFirst(t *testing.T) {
 	dir := t.TempDir()
 	files := orchestrator.TaskFiles{Out: dir + "/output-5.txt", Err: dir + "/errors-5.txt",
 		StructuredOut: dir + "/structured-out-5.json", ReportedStructuredOut: dir + "/structured-out-5.json"}
-	c := &command{typ: protocol.ExecutionCommand, taskID: 5, taskKey: "5", actionID: "1-0", clusterID: "2",
-		role: "R", roleCommand: "START", serviceName: "S", raw: map[string]any{}}
+	c := &command{CommandHeader: protocol.CommandHeader{CommandType: protocol.ExecutionCommand, TaskID: 5,
+		CommandID: "1-0", ClusterID: "2", Role: "R", RoleCommand: "START", ServiceName: "S"},
+		taskKey: "5", raw: map[string]any{}}
 	s.put(c, files, formA(c, files))
 
 	s.sendPending(context.Background(), true)

@@ -176,13 +176,13 @@ func newStatusStore(cfg storeConfig) (*statusStore, error) {
 func (s *statusStore) put(c *command, files orchestrator.TaskFiles, r protocol.CommandReport) {
 	body, err := marshal(r)
 	if err != nil {
-		s.log.WithError(err).WithField("taskId", c.taskID).Error("Cannot encode command report")
+		s.log.WithError(err).WithField("taskId", c.TaskID).Error("Cannot encode command report")
 		return
 	}
-	key, _ := marshal(c.clusterID)
+	key, _ := marshal(c.ClusterID)
 	e := &entry{
-		taskID:        c.taskID,
-		typ:           c.typ,
+		taskID:        c.TaskID,
+		typ:           c.CommandType,
 		clusterKey:    key,
 		tmpl:          template(c),
 		outFile:       files.Out,
@@ -191,9 +191,7 @@ func (s *statusStore) put(c *command, files orchestrator.TaskFiles, r protocol.C
 		final:         r.Status != protocol.StatusInProgress,
 		body:          body,
 	}
-	if cc, ok := commandParams(c.raw)["custom_command"].(string); ok {
-		e.custom = cc
-	}
+	e.custom = c.CustomCommand
 	s.persistMu.Lock()
 	s.mu.Lock()
 	s.seq++
@@ -201,14 +199,14 @@ func (s *statusStore) put(c *command, files orchestrator.TaskFiles, r protocol.C
 	s.mu.Unlock()
 	// Recovery commands are the agent's own: the server knows no such
 	// task, and the recovery manager re-decides after a restart.
-	if s.journal != nil && c.typ != protocol.AutoExecutionCommand {
+	if s.journal != nil && c.CommandType != protocol.AutoExecutionCommand {
 		var proc *procinfo.Identity
 		if e.final {
-			delete(s.procs, c.taskID)
-		} else if id, ok := s.procs[c.taskID]; ok {
+			delete(s.procs, c.TaskID)
+		} else if id, ok := s.procs[c.TaskID]; ok {
 			proc = &id
 		}
-		s.writeJournal(c.taskID, recordOf(e, proc))
+		s.writeJournal(c.TaskID, recordOf(e, proc))
 	}
 	s.mu.Lock()
 	s.setLocked(e)
@@ -231,11 +229,11 @@ func (s *statusStore) queued(cmds []*command) {
 	s.persistMu.Lock()
 	defer s.persistMu.Unlock()
 	for _, c := range cmds {
-		if !periodicType(c.typ) {
+		if !periodicType(c.CommandType) {
 			continue
 		}
 		s.mu.Lock()
-		_, known := s.entries[c.taskID]
+		_, known := s.entries[c.TaskID]
 		s.mu.Unlock()
 		if known {
 			continue
@@ -244,12 +242,8 @@ func (s *statusStore) queued(cmds []*command) {
 		if err != nil {
 			continue
 		}
-		var custom string
-		if cc, ok := commandParams(c.raw)["custom_command"].(string); ok {
-			custom = cc
-		}
-		if err := s.journal.write(c.taskID, &journalRecord{CommandType: c.typ, CustomCommand: custom, Report: body, Queued: true}); err != nil {
-			s.log.WithError(err).WithField("taskId", c.taskID).Error("Cannot journal a queued command; an agent restart would lose it")
+		if err := s.journal.write(c.TaskID, &journalRecord{CommandType: c.CommandType, CustomCommand: c.CustomCommand, Report: body, Queued: true}); err != nil {
+			s.log.WithError(err).WithField("taskId", c.TaskID).Error("Cannot journal a queued command; an agent restart would lose it")
 			if s.cfg.onWriteError != nil {
 				s.cfg.onWriteError(err)
 			}
@@ -260,7 +254,7 @@ func (s *statusStore) queued(cmds []*command) {
 // processStarted journals the script a running task has just started,
 // so that the next agent process can stop it if the agent dies meanwhile.
 func (s *statusStore) processStarted(c *command, pid int) {
-	if s.journal == nil || c.typ == protocol.AutoExecutionCommand {
+	if s.journal == nil || c.CommandType == protocol.AutoExecutionCommand {
 		return
 	}
 	id, err := procinfo.Identify(pid)
@@ -270,13 +264,13 @@ func (s *statusStore) processStarted(c *command, pid int) {
 	s.persistMu.Lock()
 	defer s.persistMu.Unlock()
 	s.mu.Lock()
-	e := s.entries[c.taskID]
+	e := s.entries[c.TaskID]
 	s.mu.Unlock()
 	if e == nil || e.final {
 		return
 	}
-	s.procs[c.taskID] = id
-	s.writeJournal(c.taskID, recordOf(e, &id))
+	s.procs[c.TaskID] = id
+	s.writeJournal(c.TaskID, recordOf(e, &id))
 }
 
 // recordOf is the journal record of an entry's state.
@@ -498,18 +492,18 @@ func (s *statusStore) recover() {
 		if lr.rec.Seq > s.seq {
 			s.seq = lr.rec.Seq
 		}
-		c := &command{
-			typ:         lr.rec.CommandType,
-			taskID:      r.TaskID,
-			actionID:    r.ActionID,
-			clusterID:   r.ClusterID,
-			serviceName: r.ServiceName,
-			role:        r.Role,
-			roleCommand: r.RoleCommand,
-		}
-		key, _ := marshal(c.clusterID)
+		c := &command{CommandHeader: protocol.CommandHeader{
+			CommandType: lr.rec.CommandType,
+			TaskID:      r.TaskID,
+			CommandID:   r.ActionID,
+			ClusterID:   r.ClusterID,
+			ServiceName: r.ServiceName,
+			Role:        r.Role,
+			RoleCommand: r.RoleCommand,
+		}}
+		key, _ := marshal(c.ClusterID)
 		e := &entry{
-			taskID: r.TaskID, typ: c.typ, clusterKey: key, tmpl: template(c),
+			taskID: r.TaskID, typ: c.CommandType, clusterKey: key, tmpl: template(c),
 			outFile: lr.rec.OutFile, errFile: lr.rec.ErrFile, structuredOut: lr.rec.StructuredOutFile,
 			custom: lr.rec.CustomCommand,
 			seq:    lr.rec.Seq, final: r.Status != protocol.StatusInProgress && !lr.rec.Queued, body: lr.rec.Report,

@@ -2,16 +2,13 @@ package agent
 
 import (
 	"os"
-	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/ambari-go/ambari-agent/internal/alerts"
-	"github.com/ambari-go/ambari-agent/internal/cache"
 	"github.com/ambari-go/ambari-agent/internal/jitter"
 	"github.com/ambari-go/ambari-agent/internal/logging"
-	"github.com/ambari-go/ambari-agent/internal/orchestrator"
 	"github.com/ambari-go/ambari-agent/internal/recovery"
 )
 
@@ -21,8 +18,8 @@ import (
 func (a *Agent) buildAlerts(alertsLog *logrus.Logger, w *workers) *alerts.Manager {
 	cfg := a.cfg
 	return alerts.New(alerts.Config{
-		Definitions:     alertDefinitions{c: a.caches.AlertDefinitions(), log: logging.Component(alertsLog, "alerts")},
-		Configurations:  &clusterConfigurations{caches: a.caches, orch: w.orch},
+		Definitions:     alerts.CacheDefinitions(a.caches.AlertDefinitions(), logging.Component(alertsLog, "alerts")),
+		Configurations:  w.orch,
 		Recovery:        recoveryCounters{w.recovery},
 		Link:            a.link,
 		Python:          w.python,
@@ -68,75 +65,6 @@ func alertMinute(log *logrus.Entry) time.Duration {
 	}
 	log.Warnf("Alert intervals count minutes of %s (%s, a testing aid)", d, AlertMinuteEnv)
 	return d
-}
-
-// alertDefinitions reads the alert-definitions cache for the scheduler.
-type alertDefinitions struct {
-	c   *cache.AlertDefinitionsCache
-	log *logrus.Entry
-}
-
-func (d alertDefinitions) AlertDefinitions() ([]alerts.ClusterDefinitions, string) {
-	snap := d.c.Snapshot()
-	var out []alerts.ClusterDefinitions
-	for _, id := range snap.ClusterIDs() {
-		c := snap.Cluster(id)
-		if c == nil {
-			continue
-		}
-		cd, err := alerts.ClusterDefinitionsFrom(c)
-		if err != nil {
-			// The other definitions of the cluster still run.
-			d.log.WithError(err).Warn("Skipping alert definitions that cannot be scheduled")
-		}
-		out = append(out, cd)
-	}
-	return out, snap.EventType()
-}
-
-func (d alertDefinitions) Subscribe() (<-chan struct{}, func()) { return d.c.Subscribe() }
-
-// clusterConfigurations gives alert checks the command-style dictionary of
-// a cluster. It is built once per state of the caches, not per check: the
-// checks only read it.
-type clusterConfigurations struct {
-	caches *cache.Store
-	orch   *orchestrator.Orchestrator
-
-	mu   sync.Mutex
-	memo map[string]configMemo
-}
-
-type configMemo struct {
-	topo *cache.TopologySnapshot
-	meta *cache.MetadataSnapshot
-	conf *cache.ConfigurationsSnapshot
-	hlp  *cache.HostLevelParamsSnapshot
-	dict map[string]any
-}
-
-func (c *clusterConfigurations) ClusterConfiguration(clusterID string) (map[string]any, error) {
-	now := configMemo{
-		topo: c.caches.Topology().Snapshot(),
-		meta: c.caches.Metadata().Snapshot(),
-		conf: c.caches.Configurations().Snapshot(),
-		hlp:  c.caches.HostLevelParams().Snapshot(),
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if m, ok := c.memo[clusterID]; ok && m.topo == now.topo && m.meta == now.meta && m.conf == now.conf && m.hlp == now.hlp {
-		return m.dict, nil
-	}
-	dict, err := c.orch.ClusterConfiguration(clusterID)
-	if err != nil {
-		return nil, err
-	}
-	if c.memo == nil {
-		c.memo = map[string]configMemo{}
-	}
-	now.dict = dict
-	c.memo[clusterID] = now
-	return dict, nil
 }
 
 // recoveryCounters adapts the recovery manager's counters to RECOVERY

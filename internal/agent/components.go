@@ -42,9 +42,10 @@ func (a *Agent) agentConfig() map[string]string {
 }
 
 // buildWorkers builds the command, status and recovery components. They
-// reach each other only through the small interfaces of their packages;
-// the few mutual references are closures over w, filled before any of
-// them runs.
+// reach each other only through the small interfaces of their packages,
+// each built before the ones that use it: the action queue, built last,
+// tells the recovery manager and the status loop of every command's life
+// (actionqueue.Observer).
 func (a *Agent) buildWorkers(logger *logrus.Logger) (*workers, error) {
 	cfg := a.cfg
 	w := &workers{}
@@ -92,11 +93,8 @@ func (a *Agent) buildWorkers(logger *logrus.Logger) (*workers, error) {
 		Caches:                 orchestrator.NewCacheSource(a.caches, a.hostname),
 		FileCache:              w.files,
 		EncryptionKey:          a.key.get,
-		ComponentCommandStarted: func(clusterID, serviceName, component string) {
-			w.status.CommandStarted(clusterID, serviceName, component)
-		},
-		OnWriteError: a.disk.WriteFailed,
-		Log:          logging.Component(logger, "orchestrator"),
+		OnWriteError:           a.disk.WriteFailed,
+		Log:                    logging.Component(logger, "orchestrator"),
 	})
 	if err != nil {
 		return nil, err
@@ -119,12 +117,11 @@ func (a *Agent) buildWorkers(logger *logrus.Logger) (*workers, error) {
 	}
 
 	w.recovery = recovery.New(recovery.Config{
-		Configurations:         a.caches.Configurations(),
-		HostLevelParams:        a.caches.HostLevelParams(),
-		ExecutionCommandActive: func() bool { return w.queue.ExecutionCommandActive() },
-		StateFile:              recovery.StatePath(cfg.Agent.Prefix),
-		Backoff:                cfg.Agent.RecoveryBackoff,
-		Log:                    logging.Component(logger, "recovery"),
+		Configurations:  a.caches.Configurations(),
+		HostLevelParams: a.caches.HostLevelParams(),
+		StateFile:       recovery.StatePath(cfg.Agent.Prefix),
+		Backoff:         cfg.Agent.RecoveryBackoff,
+		Log:             logging.Component(logger, "recovery"),
 	})
 
 	checks := &statusRunner{next: w.orch, part: a.health.status, interval: cfg.Agent.StatusCommandsRunInterval,
@@ -134,7 +131,6 @@ func (a *Agent) buildWorkers(logger *logrus.Logger) (*workers, error) {
 		Caches:      a.caches,
 		Runner:      checks,
 		Liveness:    a.health.status,
-		Commands:    w.orch,
 		Sender:      a.link,
 		Recovery:    w.recovery,
 		Interval:    cfg.Agent.StatusCommandsRunInterval,
@@ -172,9 +168,11 @@ func (a *Agent) buildWorkers(logger *logrus.Logger) (*workers, error) {
 		ReportInterval:    cfg.Agent.CommandReportsInterval,
 		LogMaxSymbols:     cfg.Heartbeat.LogMaxSymbolsSize,
 		Recovery:          w.recovery,
-		StatusCheck:       w.status.CommandFinished,
-		OnWriteError:      a.disk.WriteFailed,
-		Log:               logging.Component(logger, "action_queue"),
+		// The recovery manager first: a command's outcome must reach it
+		// before the live state the status loop's check reports.
+		Observers:    []actionqueue.Observer{w.recovery, w.status},
+		OnWriteError: a.disk.WriteFailed,
+		Log:          logging.Component(logger, "action_queue"),
 	})
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/ambari-go/ambari-agent/internal/monitor"
 	"github.com/ambari-go/ambari-agent/internal/orchestrator"
+	"github.com/ambari-go/ambari-agent/internal/protocol"
 	"github.com/ambari-go/ambari-agent/internal/sdnotify"
 	"github.com/ambari-go/ambari-agent/internal/statusexec"
 	"github.com/ambari-go/ambari-agent/internal/version"
@@ -239,7 +240,7 @@ func (r commandRunner) record(name string, res orchestrator.Result, start time.T
 	switch {
 	case errors.Is(res.Err, orchestrator.ErrStopped):
 		return // no verdict: the agent is stopping
-	case res.ExitCode == orchestrator.ExitInProgress:
+	case res.ExitCode == protocol.ExitCodeInProgress:
 		status = "IN_PROGRESS"
 	case res.Canceled:
 		status = "ABORTED"

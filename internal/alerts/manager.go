@@ -30,10 +30,9 @@ type Manager struct {
 	rep       *reporter
 	stale     *staleMonitor
 
-	// nudge wakes the scheduler to reload definitions; runNowCh carries
-	// run-now requests. Both are buffered and written without blocking.
-	nudge    chan struct{}
-	runNowCh chan string
+	// nudge wakes the scheduler to reload definitions. It is buffered and
+	// written without blocking.
+	nudge chan struct{}
 
 	running sync.Mutex // one Run at a time
 
@@ -75,7 +74,6 @@ func New(cfg Config) *Manager {
 		rep:       newReporter(),
 		stale:     newStaleMonitor(),
 		nudge:     make(chan struct{}, 1),
-		runNowCh:  make(chan string, 16),
 	}
 	m.defs.Store(newDefSnapshot(nil))
 	client, err := newHTTPClient(&m.cfg, m.log)
@@ -151,8 +149,6 @@ func (m *Manager) Run(ctx context.Context) error {
 			m.reload(s, false)
 		case <-m.nudge:
 			m.reload(s, false)
-		case uuid := <-m.runNowCh:
-			s.runNow(ctx, uuid)
 		}
 	}
 }
@@ -182,18 +178,6 @@ func (m *Manager) DefinitionsChanged() {
 	select {
 	case m.nudge <- struct{}{}:
 	default:
-	}
-}
-
-// RunNow runs the definition with this uuid at once, outside its schedule
-// (which is unchanged). It returns false when the request could not be
-// queued. Nothing in the STOMP protocol calls it today.
-func (m *Manager) RunNow(uuid string) bool {
-	select {
-	case m.runNowCh <- uuid:
-		return true
-	default:
-		return false
 	}
 }
 

@@ -302,10 +302,3 @@ func (s *scheduler) launch(ctx context.Context, j *job, scheduled time.Time) {
 		}
 	}()
 }
-
-// runNow starts the job now without changing its schedule.
-func (s *scheduler) runNow(ctx context.Context, uuid string) {
-	if j, ok := s.jobs[uuid]; ok {
-		s.launch(ctx, j, time.Now())
-	}
-}

@@ -172,30 +172,6 @@ func TestLateRunSkippedAfterGracePeriod(t *testing.T) {
 	}
 }
 
-func TestRunNow(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.Minute = time.Hour })
-	e.defs.set("CREATE", cluster(t, "2", "h1", nil, recoveryDef(1, "manual", 1)))
-	e.start()
-	e.noResult("manual", 200*time.Millisecond)
-	// The Run loop may not have loaded the definitions yet; retry.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if !e.m.RunNow("uuid-1-manual") {
-			t.Fatal("run-now not queued")
-		}
-		select {
-		case r := <-e.results:
-			if r.Name == "manual" && r.State == StateOK {
-				return
-			}
-		case <-time.After(200 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("run-now produced no result")
-		}
-	}
-}
-
 func TestUnsupportedAndInvalidDefinitionsSkipped(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.Minute = 100 * time.Millisecond })
 	bad := def(2, "bad_metric", 1, map[string]any{"type": "METRIC", "jmx": map[string]any{"property_list": []any{"no-slash"}}})

@@ -2,7 +2,6 @@ package cache
 
 import (
 	"path/filepath"
-	"strings"
 
 	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
@@ -42,23 +41,3 @@ func Names() []Name {
 // upgraded from the Python agent keeps its caches.
 func (n Name) jsonFile() string { return string(n) + ".json" }
 func (n Name) hashFile() string { return "." + string(n) + ".hash" }
-
-// NameForDestination maps a STOMP destination to the cache it feeds: the push
-// topic (/events/topologies, /user/configs, ...) or the request destination
-// whose reply carries the same body (/agents/topologies, ...). Trailing
-// slashes are ignored, as the Python agent ignores them.
-func NameForDestination(dest string) (Name, bool) {
-	switch strings.TrimRight(dest, "/") {
-	case protocol.EventsTopologies, protocol.AgentsTopologies:
-		return Topology, true
-	case protocol.EventsMetadata, protocol.AgentsMetadata:
-		return Metadata, true
-	case protocol.UserConfigs, protocol.AgentsConfigs:
-		return Configurations, true
-	case protocol.UserHostLevelParams, protocol.AgentsHostLevelParams:
-		return HostLevelParams, true
-	case protocol.UserAlertDefinitions, protocol.AgentsAlertDefinitions:
-		return AlertDefinitions, true
-	}
-	return "", false
-}

@@ -224,18 +224,3 @@ func TestDeepCopy(t *testing.T) {
 		t.Error("DeepCopy(nil) != nil")
 	}
 }
-
-func TestNameForDestination(t *testing.T) {
-	for dest, want := range map[string]Name{
-		"/events/topologies": Topology, "/agents/topologies/": Topology, "/events/metadata": Metadata,
-		"/user/configs": Configurations, "/agents/host_level_params": HostLevelParams,
-		"/user/alert_definitions": AlertDefinitions,
-	} {
-		if got, ok := NameForDestination(dest); !ok || got != want {
-			t.Errorf("%s -> %q, %v", dest, got, ok)
-		}
-	}
-	if _, ok := NameForDestination("/user/commands"); ok {
-		t.Error("/user/commands is no cache")
-	}
-}

@@ -58,8 +58,6 @@ type Reporter struct {
 	// epoch counts registrations, so that the acknowledgement of a report
 	// sent before one cannot restore what the registration cleared.
 	epoch uint64
-
-	lastCheck time.Time // guarded by mu
 }
 
 // New builds a reporter; Run runs it.
@@ -107,14 +105,6 @@ func (r *Reporter) Run(ctx context.Context) error {
 	}
 }
 
-// LastCheck returns when the reporter last probed the host (it does so
-// only while registered); zero if never. For diagnostics.
-func (r *Reporter) LastCheck() time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.lastCheck
-}
-
 func (r *Reporter) safeCycle(ctx context.Context) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -136,9 +126,6 @@ func (r *Reporter) cycle(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	r.mu.Lock()
-	r.lastCheck = time.Now()
-	r.mu.Unlock()
 	if has && hostinfo.SameHostStatus(report, last) {
 		return
 	}

@@ -209,11 +209,7 @@ func TestFirstReportRightAfterRegistration(t *testing.T) {
 	}
 	registered.Store(true)
 	r.Registered()
-	start := time.Now()
 	s.next(t)
-	if !r.LastCheck().After(start.Add(-time.Second)) {
-		t.Error("LastCheck not updated")
-	}
 
 	// Unchanged, but a new registration: sent again.
 	r.Registered()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ambari-go/ambari-agent/internal/cache"
 	"github.com/ambari-go/ambari-agent/internal/filecache"
+	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
 // With cache_dir holding the agent's own directories (as when it is the
@@ -56,7 +57,7 @@ func TestRunRefusesAgentDirectories(t *testing.T) {
 	}
 	// A custom action whose script climbs into the agent's data.
 	action := decode(t, map[string]any{
-		"commandType": TypeExecution, "clusterId": "-1", "taskId": 68, "serviceName": "null", "role": "evil_action",
+		"commandType": protocol.ExecutionCommand, "clusterId": "-1", "taskId": 68, "serviceName": "null", "role": "evil_action",
 		"roleCommand":   "ACTIONEXECUTE",
 		"commandParams": map[string]any{"script": "../../data/scripts/evil.py", "script_type": "PYTHON", "command_timeout": "60"},
 	})

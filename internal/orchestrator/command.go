@@ -477,11 +477,11 @@ func digitsValue(s string) any {
 	return json.Number(t)
 }
 
-// ClusterConfiguration is the command-style dictionary of a cluster built
-// for no service and no component (ConfigurationBuilder's
+// buildClusterConfiguration is the command-style dictionary of a cluster
+// built for no service and no component (ConfigurationBuilder's
 // get_configuration(cluster, None, None)): what alert definitions resolve
 // {{type/key}} placeholders against. The caller owns the result.
-func (o *Orchestrator) ClusterConfiguration(clusterID string) (map[string]any, error) {
+func (o *Orchestrator) buildClusterConfiguration(clusterID string) (map[string]any, error) {
 	if !isCluster(clusterID) {
 		return nil, fmt.Errorf("no cluster %q", clusterID)
 	}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
 // commandFilePath names the JSON file a command is handed to scripts in.
@@ -16,7 +18,7 @@ func (o *Orchestrator) commandFilePath(commandType, taskID string, status bool) 
 	case status:
 		// Status checks may run in parallel: each gets its own file.
 		return filepath.Join(o.cfg.Prefix, "status_command_"+newUUID()+".json")
-	case commandType == TypeAutoExecution:
+	case commandType == protocol.AutoExecutionCommand:
 		return filepath.Join(o.cfg.Prefix, "auto_command-"+taskID+".json")
 	default:
 		return filepath.Join(o.cfg.Prefix, "command-"+taskID+".json")

@@ -29,7 +29,8 @@
 //
 // Wiring: Caches = NewCacheSource(store, hostname); FileCache = a
 // filecache.Cache; the action queue uses Run, Cancel, TaskFiles and
-// LogCommandOutput; the status loop uses RunStatus and
-// CommandsRunningForComponent; ComponentCommandStarted = the status loop's
-// CommandStarted.
+// LogCommandOutput, and hears through Request.OnPrepared when a command's
+// scripts are about to run; the status loop uses RunStatus. Which
+// component has a command in flight is the status loop's record, fed by
+// the action queue: the orchestrator only runs scripts.
 package orchestrator

@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/ambari-go/ambari-agent/internal/cache"
+	"github.com/ambari-go/ambari-agent/internal/protocol"
 	"github.com/ambari-go/ambari-agent/internal/testutil"
 )
 
@@ -140,7 +141,7 @@ func (e *env) applyCaches(extraComponents []map[string]any) {
 func header(t testing.TB, taskID int, service, role, roleCommand string, commandParams map[string]any, extra map[string]any) map[string]any {
 	t.Helper()
 	h := map[string]any{
-		"commandType": TypeExecution, "clusterId": clusterID, "taskId": taskID, "commandId": "5-0",
+		"commandType": protocol.ExecutionCommand, "clusterId": clusterID, "taskId": taskID, "commandId": "5-0",
 		"requestId": 5, "serviceName": service, "role": role, "roleCommand": roleCommand,
 		"commandParams": commandParams, "roleParams": map[string]any{"component_category": "MASTER"},
 		"requiredConfigTimestamp": 1700000000000,
@@ -179,7 +180,7 @@ func testkitParams(script string, timeout int, more map[string]any) map[string]a
 
 // request builds a Request with the standard task files.
 func (e *env) request(h map[string]any) Request {
-	f := e.orch.TaskFiles(TypeExecution, pyStr(h["taskId"]))
+	f := e.orch.TaskFiles(protocol.ExecutionCommand, pyStr(h["taskId"]))
 	return Request{Command: h, OutFile: f.Out, ErrFile: f.Err, Overwrite: true}
 }
 

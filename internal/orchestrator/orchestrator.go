@@ -13,26 +13,8 @@ import (
 	"syscall"
 
 	"github.com/ambari-go/ambari-agent/internal/logging"
+	"github.com/ambari-go/ambari-agent/internal/protocol"
 	"github.com/sirupsen/logrus"
-)
-
-// Exit codes with a meaning of their own (docs/behaviour.md §5.10).
-const (
-	// ExitInProgress is reported while a command runs and returned when a
-	// background command has been started.
-	ExitInProgress = 777
-	// ExitTimedOut replaces the exit code of a script killed by the timeout
-	// watchdog.
-	ExitTimedOut = 999
-)
-
-// Command types the orchestrator distinguishes.
-const (
-	TypeExecution     = "EXECUTION_COMMAND"
-	TypeBackground    = "BACKGROUND_EXECUTION_COMMAND"
-	TypeAutoExecution = "AUTO_EXECUTION_COMMAND"
-	TypeStatus        = "STATUS_COMMAND"
-	TypeGetVersion    = "GET_VERSION"
 )
 
 // Command names with special handling.
@@ -133,10 +115,6 @@ type Config struct {
 	// EncryptionKey returns the key the server sent ("" = none yet). When
 	// set it reaches scripts as AGENT_ENCRYPTION_KEY.
 	EncryptionKey func() string
-	// ComponentCommandStarted is called when a non-status command starts
-	// for a cluster component, so that the status loop forgets the last
-	// acknowledged status and re-reports it afterwards. May be nil.
-	ComponentCommandStarted func(clusterID, serviceName, component string)
 	// OnWriteError hears of each failed write in the data dir (the agent
 	// marks itself degraded). May be nil.
 	OnWriteError func(error)
@@ -165,6 +143,12 @@ type Request struct {
 	// OnBackgroundDone receives the final result of a
 	// BACKGROUND_EXECUTION_COMMAND, exactly once, on its own goroutine.
 	OnBackgroundDone func(Result)
+	// OnPrepared is called, on Run's goroutine, once the command is
+	// prepared (its JSON built and written, its cache directories current)
+	// and its scripts are about to run; not when the preparation failed.
+	// The Python agent counts a command as running for its component
+	// from this point (docs/behaviour.md §7.3). May be nil.
+	OnPrepared func()
 	// OnProcessStarted is called with the pid of each script of the
 	// command as soon as it runs (its own process group leader, not yet
 	// reaped), so that a later agent process can find it (ReapOrphan).
@@ -175,8 +159,9 @@ type Request struct {
 // Result is the outcome of a command, a status check or a background start.
 type Result struct {
 	// ExitCode is the last script's exit code, -N for death by signal N,
-	// ExitTimedOut after a timeout kill, ExitInProgress for a started
-	// background command, 1 when the agent failed (Err set).
+	// protocol.ExitCodeTimedOut after a timeout kill,
+	// protocol.ExitCodeInProgress for a started background command
+	// (docs/behaviour.md §5.10), 1 when the agent failed (Err set).
 	ExitCode int
 	// Stdout and Stderr are the output files' texts cut to LogMaxSymbols.
 	Stdout, Stderr string
@@ -203,12 +188,10 @@ type Orchestrator struct {
 	mu sync.Mutex
 	// tasks holds the running commands by taskId, for Cancel.
 	tasks map[string]*task
-	// running counts non-status commands per cluster and component; the
-	// status loop skips components with work in flight.
-	running map[componentKey]int
-}
 
-type componentKey struct{ cluster, component string }
+	// configs memoises ClusterConfiguration for the alert checks.
+	configs clusterConfigs
+}
 
 // New checks cfg, fills in defaults and resolves the interpreter.
 func New(cfg Config) (*Orchestrator, error) {
@@ -271,12 +254,11 @@ func New(cfg Config) (*Orchestrator, error) {
 	closeInheritedOnExec()
 	prepareDataDir(cfg.Prefix, log)
 	return &Orchestrator{
-		cfg:     cfg,
-		log:     log,
-		killer:  newTreeKiller(log, cfg.SudoPath),
-		env:     newEnvironment(os.Environ(), cfg.PythonPath),
-		tasks:   make(map[string]*task),
-		running: make(map[componentKey]int),
+		cfg:    cfg,
+		log:    log,
+		killer: newTreeKiller(log, cfg.SudoPath),
+		env:    newEnvironment(os.Environ(), cfg.PythonPath),
+		tasks:  make(map[string]*task),
 	}, nil
 }
 
@@ -301,37 +283,12 @@ func (o *Orchestrator) TaskFiles(commandType, taskID string) TaskFiles {
 		StructuredOut: filepath.Join(p, "structured-out-"+taskID+".json"),
 	}
 	f.ReportedStructuredOut = f.StructuredOut
-	if commandType == TypeAutoExecution {
+	if commandType == protocol.AutoExecutionCommand {
 		f.Out = filepath.Join(p, "auto_output-"+taskID+".txt")
 		f.Err = filepath.Join(p, "auto_errors-"+taskID+".txt")
 		f.ReportedStructuredOut = filepath.Join(p, "auto_structured-out-"+taskID+".json")
 	}
 	return f
-}
-
-// CommandsRunningForComponent reports whether a non-status command is
-// running for the component; the status loop skips it then.
-func (o *Orchestrator) CommandsRunningForComponent(clusterID, component string) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.running[componentKey{clusterID, component}] > 0
-}
-
-func (o *Orchestrator) componentStarted(clusterID, component string) {
-	o.mu.Lock()
-	o.running[componentKey{clusterID, component}]++
-	o.mu.Unlock()
-}
-
-func (o *Orchestrator) componentDone(clusterID, component string) {
-	o.mu.Lock()
-	k := componentKey{clusterID, component}
-	if o.running[k] <= 1 {
-		delete(o.running, k)
-	} else {
-		o.running[k]--
-	}
-	o.mu.Unlock()
 }
 
 // task is a running command that can be cancelled.

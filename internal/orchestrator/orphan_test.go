@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ambari-go/ambari-agent/internal/procinfo"
+	"github.com/ambari-go/ambari-agent/internal/protocol"
 	"github.com/ambari-go/ambari-agent/internal/testutil"
 )
 
@@ -76,7 +77,7 @@ func TestReapOrphan(t *testing.T) {
 	if e2.orch.ReapOrphan(id) {
 		t.Error("a command already stopped was reaped again")
 	}
-	if s := strings.TrimSpace(testutil.ReadFile(t, e.orch.TaskFiles(TypeExecution, "102").Out)); s != "tree ready" {
+	if s := strings.TrimSpace(testutil.ReadFile(t, e.orch.TaskFiles(protocol.ExecutionCommand, "102").Out)); s != "tree ready" {
 		t.Errorf("output %q", s)
 	}
 }

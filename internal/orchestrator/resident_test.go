@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ambari-go/ambari-agent/internal/protocol"
 	"github.com/ambari-go/ambari-agent/internal/pyrunner"
 )
 
@@ -96,7 +97,7 @@ func TestResidentTimeoutKillsWholeTree(t *testing.T) {
 	if len(pids) != 3 {
 		t.Fatalf("pids %v", pids)
 	}
-	if res.ExitCode != ExitTimedOut || !res.TimedOut {
+	if res.ExitCode != protocol.ExitCodeTimedOut || !res.TimedOut {
 		t.Fatalf("exit %d timedOut %v", res.ExitCode, res.TimedOut)
 	}
 	waitDead(t, pids...)

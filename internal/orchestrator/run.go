@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ambari-go/ambari-agent/internal/protocol"
 	"github.com/ambari-go/ambari-agent/internal/pyrunner"
 	"github.com/sirupsen/logrus"
 )
@@ -20,7 +21,7 @@ const maxTimeout = 100 * 365 * 24 * time.Hour
 
 // Run runs one execution command: builds its JSON, runs pre hooks, the
 // script and post hooks, each with the full command_timeout, and returns
-// the result. A BACKGROUND_EXECUTION_COMMAND returns ExitInProgress as soon
+// the result. A BACKGROUND_EXECUTION_COMMAND returns protocol.ExitCodeInProgress as soon
 // as its script started; its final result goes to req.OnBackgroundDone.
 //
 // ctx is the agent's lifetime, not the command's: when it ends, Run stops
@@ -33,7 +34,7 @@ func (o *Orchestrator) Run(ctx context.Context, req Request) Result {
 	log := o.log.WithField("taskId", taskID)
 	s := &runSpec{
 		header: req.Command, out: req.OutFile, err: req.ErrFile, structured: req.StructuredOutFile,
-		forced: req.CommandName, overwrite: req.Overwrite,
+		forced: req.CommandName, overwrite: req.Overwrite, prepared: req.OnPrepared,
 	}
 	res, background := o.execute(ctx, log, t, s, req.OnBackgroundDone)
 	o.noteWriteError(res.Err)
@@ -64,7 +65,7 @@ func (o *Orchestrator) Status(ctx context.Context, r StatusRequest) Result {
 	if name == "" {
 		name = CommandStatus
 	}
-	commandType := TypeStatus
+	commandType := protocol.StatusCommand
 	if name != CommandStatus {
 		commandType = name
 	}
@@ -130,13 +131,8 @@ func (o *Orchestrator) execute(ctx context.Context, log *logrus.Entry, t *task, 
 		o.dropCommandFile(p.jsonPath, s.status, res.ExitCode)
 		return res, false
 	}
-	if isCluster(p.clusterID) && !s.status {
-		role := pyStr(p.cmd["role"])
-		o.componentStarted(p.clusterID, role)
-		defer o.componentDone(p.clusterID, role)
-		if svc, ok := p.cmd["serviceName"]; ok && o.cfg.ComponentCommandStarted != nil {
-			o.cfg.ComponentCommandStarted(p.clusterID, pyStr(svc), role)
-		}
+	if s.prepared != nil {
+		s.prepared()
 	}
 	if p.background {
 		return o.startBackground(log, t, s, p, onDone)
@@ -149,7 +145,7 @@ func (o *Orchestrator) execute(ctx context.Context, log *logrus.Entry, t *task, 
 }
 
 func stopped() Result {
-	return Result{ExitCode: ExitInProgress, StructuredOut: map[string]any{}, Err: ErrStopped}
+	return Result{ExitCode: protocol.ExitCodeInProgress, StructuredOut: map[string]any{}, Err: ErrStopped}
 }
 
 // runChain runs the scripts in order and stops at the first non-zero exit
@@ -339,7 +335,7 @@ wait:
 	stderrSuffix := ""
 	if timedOut {
 		stderrSuffix = fmt.Sprintf("\nPython script has been killed due to timeout after waiting %d secs", p.timeoutSecs)
-		code = ExitTimedOut
+		code = protocol.ExitCodeTimedOut
 	}
 	res := o.collect(s, p, code, stderrSuffix)
 	res.TimedOut = timedOut
@@ -443,7 +439,7 @@ func (o *Orchestrator) startBackground(log *logrus.Entry, t *task, s *runSpec, p
 			onDone(res)
 		}
 	}()
-	return Result{ExitCode: ExitInProgress, StructuredOut: map[string]any{}}, true
+	return Result{ExitCode: protocol.ExitCodeInProgress, StructuredOut: map[string]any{}}, true
 }
 
 // openOutputs opens the stdout and stderr files: truncated for a first run

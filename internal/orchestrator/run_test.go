@@ -10,12 +10,13 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ambari-go/ambari-agent/internal/filecache"
+	"github.com/ambari-go/ambari-agent/internal/protocol"
 	"github.com/ambari-go/ambari-agent/internal/testutil"
 )
 
@@ -173,7 +174,7 @@ func TestRunTimeoutKillsWholeTree(t *testing.T) {
 	if len(pids) != 3 {
 		t.Fatalf("pids %v", pids)
 	}
-	if res.ExitCode != ExitTimedOut || !res.TimedOut {
+	if res.ExitCode != protocol.ExitCodeTimedOut || !res.TimedOut {
 		t.Fatalf("exit %d timedOut %v", res.ExitCode, res.TimedOut)
 	}
 	if !strings.HasSuffix(res.Stderr, fmt.Sprintf("Python script has been killed due to timeout after waiting %d secs", timeout)) {
@@ -191,7 +192,7 @@ func TestRunTreeKillSparesPackageManager(t *testing.T) {
 	pidsFile := filepath.Join(e.tmp, "pids")
 	res, pids, _ := runTimingOut(t, e, 10, 2, map[string]any{"pids_file": pidsFile, "spare_yum": "true"})
 	killLater(t, pids...)
-	if res.ExitCode != ExitTimedOut {
+	if res.ExitCode != protocol.ExitCodeTimedOut {
 		t.Fatalf("exit %d", res.ExitCode)
 	}
 	waitDead(t, pids[0], pids[1])
@@ -209,7 +210,7 @@ func TestRunTimeoutEscalatesToSIGKILL(t *testing.T) {
 	e.orch.killer.grace = 300 * time.Millisecond
 	pidsFile := filepath.Join(e.tmp, "pids")
 	res, pids, _ := runTimingOut(t, e, 11, 2, map[string]any{"pids_file": pidsFile, "ignore_term": "true"})
-	if res.ExitCode != ExitTimedOut {
+	if res.ExitCode != protocol.ExitCodeTimedOut {
 		t.Fatalf("exit %d", res.ExitCode)
 	}
 	waitDead(t, pids...)
@@ -344,7 +345,7 @@ func TestRunDemoInstallWithStackHooksAndCustomCommand(t *testing.T) {
 func TestRunCustomAction(t *testing.T) {
 	e := newEnv(t, nil)
 	h := decode(t, map[string]any{
-		"commandType": TypeExecution, "clusterId": "-1", "taskId": 33, "serviceName": "null", "role": "demo_action",
+		"commandType": protocol.ExecutionCommand, "clusterId": "-1", "taskId": 33, "serviceName": "null", "role": "demo_action",
 		"roleCommand":   "ACTIONEXECUTE",
 		"commandParams": map[string]any{"script": "demo_action.py", "script_type": "PYTHON", "command_timeout": "60", "message": "hi"},
 	})
@@ -451,7 +452,7 @@ func TestRunCutsOutputToLogMaxSymbols(t *testing.T) {
 	if !strings.HasSuffix(res.Stderr, "err 199990") {
 		t.Errorf("stderr tail %q", res.Stderr[len(res.Stderr)-20:])
 	}
-	f := e.orch.TaskFiles(TypeExecution, "70")
+	f := e.orch.TaskFiles(protocol.ExecutionCommand, "70")
 	if got := TailOutputFile(f.Out, 100); got != "line 199997 of chatty output\nline 199998 of chatty output\nline 199999 of chatty output" {
 		t.Errorf("in-progress tail %q", got)
 	}
@@ -487,8 +488,8 @@ func TestRunRetentionPolicy(t *testing.T) {
 
 func TestRunAutoExecutionFileNames(t *testing.T) {
 	e := newEnv(t, nil)
-	h := header(t, 90, "TESTKIT", "X", "START", testkitParams("structured.py", 60, nil), map[string]any{"commandType": TypeAutoExecution})
-	f := e.orch.TaskFiles(TypeAutoExecution, "90")
+	h := header(t, 90, "TESTKIT", "X", "START", testkitParams("structured.py", 60, nil), map[string]any{"commandType": protocol.AutoExecutionCommand})
+	f := e.orch.TaskFiles(protocol.AutoExecutionCommand, "90")
 	if f.Out != filepath.Join(e.data, "auto_output-90.txt") || f.ReportedStructuredOut != filepath.Join(e.data, "auto_structured-out-90.json") ||
 		f.StructuredOut != filepath.Join(e.data, "structured-out-90.json") {
 		t.Fatalf("files %+v", f)
@@ -503,23 +504,23 @@ func TestRunAutoExecutionFileNames(t *testing.T) {
 }
 
 func TestCancelKillsRunningCommand(t *testing.T) {
-	var started []string
-	var mu sync.Mutex
-	e := newEnv(t, func(c *Config) {
-		c.ComponentCommandStarted = func(cluster, service, component string) {
-			mu.Lock()
-			started = append(started, cluster+"/"+service+"/"+component)
-			mu.Unlock()
-		}
-	})
+	e := newEnv(t, nil)
 	pidsFile := filepath.Join(e.tmp, "pids")
 	h := header(t, 100, "TESTKIT", "SLEEPER", "START", testkitParams("sleep_tree.py", 600, map[string]any{"pids_file": pidsFile}), nil)
 	req := e.request(h)
+	// OnPrepared is called once, before any script runs.
+	var prepared atomic.Int32
+	req.OnPrepared = func() {
+		if _, err := os.Stat(pidsFile); err == nil {
+			t.Error("OnPrepared called after the script started")
+		}
+		prepared.Add(1)
+	}
 	done := make(chan Result, 1)
 	go func() { done <- e.orch.Run(context.Background(), req) }()
 	pids := parsePids(t, waitFile(t, pidsFile))
-	if !e.orch.CommandsRunningForComponent(clusterID, "SLEEPER") {
-		t.Error("component not marked busy while its command runs")
+	if n := prepared.Load(); n != 1 {
+		t.Errorf("OnPrepared called %d times while the command runs, want 1", n)
 	}
 	if !e.orch.Cancel("100", "stop it") {
 		t.Fatal("Cancel did not find the task")
@@ -536,16 +537,8 @@ func TestCancelKillsRunningCommand(t *testing.T) {
 		t.Error("output files lack the abort suffix")
 	}
 	waitDead(t, pids...)
-	if e.orch.CommandsRunningForComponent(clusterID, "SLEEPER") {
-		t.Error("component still busy")
-	}
 	if e.orch.Cancel("100", "again") {
 		t.Error("Cancel found a finished task")
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if !reflect.DeepEqual(started, []string{"2/TESTKIT/SLEEPER"}) {
-		t.Errorf("ComponentCommandStarted calls %v", started)
 	}
 }
 
@@ -560,7 +553,7 @@ func TestAgentStopLeavesScriptRunning(t *testing.T) {
 	killLater(t, pids...)
 	stop()
 	res := <-done
-	if !errors.Is(res.Err, ErrStopped) || res.ExitCode != ExitInProgress {
+	if !errors.Is(res.Err, ErrStopped) || res.ExitCode != protocol.ExitCodeInProgress {
 		t.Fatalf("exit %d err %v", res.ExitCode, res.Err)
 	}
 	time.Sleep(200 * time.Millisecond)
@@ -578,13 +571,13 @@ func TestBackgroundCommand(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	results := make(chan Result, 1)
-	h := header(t, 110, "TESTKIT", "X", "START", testkitParams("structured.py", 1, nil), map[string]any{"commandType": TypeBackground})
+	h := header(t, 110, "TESTKIT", "X", "START", testkitParams("structured.py", 1, nil), map[string]any{"commandType": protocol.BackgroundExecutionCommand})
 	req := e.request(h)
 	req.OnBackgroundDone = func(r Result) { results <- r }
 	// An old output file is backed up: background runs always start fresh.
 	os.WriteFile(req.OutFile, []byte("old"), 0o644)
 	res := e.orch.Run(context.Background(), req)
-	if res.ExitCode != ExitInProgress || res.Err != nil {
+	if res.ExitCode != protocol.ExitCodeInProgress || res.Err != nil {
 		t.Fatalf("start: exit %d err %v", res.ExitCode, res.Err)
 	}
 	final := <-results
@@ -598,10 +591,10 @@ func TestBackgroundCommand(t *testing.T) {
 	// Cancel reaches a background script through its recorded pid.
 	pidsFile := filepath.Join(e.tmp, "bgpids")
 	h = header(t, 111, "TESTKIT", "X", "START", testkitParams("sleep_tree.py", 1, map[string]any{"pids_file": pidsFile}),
-		map[string]any{"commandType": TypeBackground})
+		map[string]any{"commandType": protocol.BackgroundExecutionCommand})
 	req = e.request(h)
 	req.OnBackgroundDone = func(r Result) { results <- r }
-	if res := e.orch.Run(context.Background(), req); res.ExitCode != ExitInProgress {
+	if res := e.orch.Run(context.Background(), req); res.ExitCode != protocol.ExitCodeInProgress {
 		t.Fatalf("start: exit %d %s", res.ExitCode, res.Stdout)
 	}
 	// No timeout for background commands: the 1 s command_timeout passes.
@@ -621,7 +614,7 @@ func TestBackgroundCommand(t *testing.T) {
 	hooks := filepath.Join(e.cache, "stack-hooks", "before-START", "scripts")
 	os.MkdirAll(hooks, 0o755)
 	os.WriteFile(filepath.Join(hooks, "hook.py"), []byte(""), 0o644)
-	h = header(t, 112, "TESTKIT", "X", "START", testkitParams("structured.py", 1, nil), map[string]any{"commandType": TypeBackground})
+	h = header(t, 112, "TESTKIT", "X", "START", testkitParams("structured.py", 1, nil), map[string]any{"commandType": protocol.BackgroundExecutionCommand})
 	req = e.request(h)
 	req.OnBackgroundDone = func(r Result) { results <- r }
 	res = e.orch.Run(context.Background(), req)

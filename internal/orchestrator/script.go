@@ -10,6 +10,7 @@ import (
 
 	"github.com/ambari-go/ambari-agent/internal/cache"
 	"github.com/ambari-go/ambari-agent/internal/filecache"
+	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
 // plan is a command ready to run: its full JSON written to disk and the
@@ -40,6 +41,8 @@ type runSpec struct {
 	forced     string
 	overwrite  bool
 	status     bool
+	// prepared is Request.OnPrepared.
+	prepared func()
 }
 
 // prepare builds the command and picks its scripts (docs/behaviour.md §5.4.1 to
@@ -128,7 +131,7 @@ func (o *Orchestrator) prepare(ctx context.Context, s *runSpec) (*plan, error) {
 	if !strings.EqualFold(scriptType, "PYTHON") {
 		return p, agentErrorf("Unknown script type %s", scriptType)
 	}
-	p.background = p.commandType == TypeBackground
+	p.background = p.commandType == protocol.BackgroundExecutionCommand
 	if needsCredentialStore(cmd, p.commandName) {
 		if err := o.generateJCEKS(cmd); err != nil {
 			return p, err
@@ -201,7 +204,7 @@ func (o *Orchestrator) scriptPath(rel string) (string, error) {
 // before-C, before-C-S, before-C-S-R, then after-C-S-R, after-C-S, after-C,
 // each used only when <hooks>/<name>/scripts/hook.py is a file.
 func (o *Orchestrator) resolveHooks(ctx context.Context, cmd map[string]any, commandName, serverURL string) (pre, post []chainItem, err error) {
-	if cmd["commandType"] == TypeStatus || commandName == "" {
+	if cmd["commandType"] == protocol.StatusCommand || commandName == "" {
 		return nil, nil, nil
 	}
 	folder, ok := child(cmd, "clusterLevelParams")["hooks_folder"].(string)

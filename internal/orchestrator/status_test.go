@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ambari-go/ambari-agent/internal/protocol"
 	"github.com/ambari-go/ambari-agent/internal/testutil"
 )
 
@@ -100,7 +101,7 @@ func TestStatusUsesTopologyTimeoutAndNoHooks(t *testing.T) {
 	os.WriteFile(filepath.Join(hook, "hook.py"), []byte("import sys; sys.exit(5)"), 0o644)
 
 	res := e.orch.Status(context.Background(), StatusRequest{ClusterID: clusterID, ServiceName: "TESTKIT", ComponentName: "SLOW"})
-	if res.ExitCode != ExitTimedOut {
+	if res.ExitCode != protocol.ExitCodeTimedOut {
 		t.Fatalf("exit %d %q", res.ExitCode, res.Stderr)
 	}
 	waitDead(t, parsePids(t, waitFile(t, pidsFile))...)

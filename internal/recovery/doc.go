@@ -10,10 +10,11 @@
 // Inputs: cluster-env of the recovery cluster (mode and limits) and
 // recoveryConfig.components of the host-level params (the recoverable set
 // and desired states), read at New from the loaded caches and again on every
-// cache change while Run is running; ObserveExecutionCommand,
-// ObserveCommandResult and ObserveLiveStatus from the action queue and the
-// status loop. Output: Commands, which the action queue calls when it is
-// idle; Counters for RECOVERY alerts; Status and Settings for diagnostics.
+// cache change while Run is running; the commands' starts and outcomes as
+// an observer of the action queue (CommandStarted, CommandFinished), and
+// live states from the status loop (ObserveLiveStatus). Output: Commands,
+// which the action queue calls when it is idle, and Counters for RECOVERY
+// alerts.
 //
 // Maintenance mode: the agent has no maintenance logic of its own (neither
 // has the Python agent in this revision). The server leaves components out

@@ -12,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ambari-go/ambari-agent/internal/cache"
+	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
 const testCluster = "2"
@@ -43,18 +44,16 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// harness is a manager over a real cache store, with the clock, the
-// action queue's "execution command active" flag and the log under the
-// test's control.
+// harness is a manager over a real cache store, with the clock and the
+// log under the test's control.
 type harness struct {
-	t      testing.TB
-	store  *cache.Store
-	clock  *fakeClock
-	active atomic.Bool
-	logs   *syncBuffer
-	cfg    Config
-	m      *Manager
-	seq    int
+	t     testing.TB
+	store *cache.Store
+	clock *fakeClock
+	logs  *syncBuffer
+	cfg   Config
+	m     *Manager
+	seq   int
 }
 
 func newHarness(t testing.TB, at int64) *harness {
@@ -65,11 +64,10 @@ func newHarness(t testing.TB, at int64) *harness {
 	l.SetOutput(h.logs)
 	l.SetLevel(logrus.InfoLevel)
 	h.cfg = Config{
-		Configurations:         h.store.Configurations(),
-		HostLevelParams:        h.store.HostLevelParams(),
-		ExecutionCommandActive: h.active.Load,
-		Now:                    h.clock.Now,
-		Log:                    logrus.NewEntry(l),
+		Configurations:  h.store.Configurations(),
+		HostLevelParams: h.store.HostLevelParams(),
+		Now:             h.clock.Now,
+		Log:             logrus.NewEntry(l),
 	}
 	return h
 }
@@ -151,4 +149,17 @@ func autoStart(maxCount, window, gap, lifetime string) map[string]string {
 	return map[string]string{"recovery_enabled": "true", "recovery_type": "AUTO_START",
 		"recovery_max_count": maxCount, "recovery_window_in_minutes": window,
 		"recovery_retry_interval": gap, "recovery_lifetime_max_count": lifetime}
+}
+
+// headerOf decodes the header fields the manager reads from a command
+// object, as the action queue does at intake.
+func headerOf(cmd map[string]any) protocol.CommandHeader {
+	h := protocol.CommandHeader{}
+	h.CommandType, _ = cmd["commandType"].(string)
+	h.Role, _ = cmd["role"].(string)
+	h.RoleCommand, _ = cmd["roleCommand"].(string)
+	h.TopLevelCustomCommand, _ = cmd["custom_command"].(string)
+	params, _ := cmd["commandParams"].(map[string]any)
+	h.CustomCommand, _ = params["custom_command"].(string)
+	return h
 }

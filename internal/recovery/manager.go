@@ -11,24 +11,11 @@ import (
 
 	"github.com/ambari-go/ambari-agent/internal/cache"
 	"github.com/ambari-go/ambari-agent/internal/logging"
+	"github.com/ambari-go/ambari-agent/internal/protocol"
 )
 
-// Wire strings of commands and their outcomes (docs/protocol.md §5).
-const (
-	commandTypeExecution     = "EXECUTION_COMMAND"
-	commandTypeAutoExecution = "AUTO_EXECUTION_COMMAND"
-
-	roleCommandInstall = "INSTALL"
-	roleCommandStart   = "START"
-	roleCommandStop    = "STOP"
-	roleCommandCustom  = "CUSTOM_COMMAND"
-	customRestart      = "RESTART"
-
-	statusCompleted = "COMPLETED"
-	statusFailed    = "FAILED"
-
-	blueprintInProgressState = "IN_PROGRESS"
-)
+// customRestart is the custom command that restarts a component.
+const customRestart = "RESTART"
 
 // ConfigurationsSource is the configurations cache as the manager reads it
 // (*cache.ConfigurationsCache satisfies it).
@@ -55,10 +42,6 @@ type Config struct {
 	// HostLevelParams supplies recoveryConfig.components and
 	// blueprint_provisioning_state. Nil: nothing is recoverable.
 	HostLevelParams HostLevelParamsSource
-	// ExecutionCommandActive reports whether an execution command is queued
-	// or running; Commands produces nothing while it returns true. Called
-	// without the manager's lock held. Nil: never active.
-	ExecutionCommandActive func() bool
 	// StateFile is where the attempt counters are kept across agent
 	// restarts, normally StatePath(prefix). "" keeps them in memory only.
 	StateFile string
@@ -325,53 +308,36 @@ func (m *Manager) componentLocked(name string) *component {
 	return c
 }
 
-// Enabled reports whether recovery is on (cluster-env valid and enabled).
-func (m *Manager) Enabled() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.enabled
-}
-
-// str reads a string field of a decoded command.
-func str(cmd map[string]any, key string) string {
-	s, _ := cmd[key].(string)
-	return s
-}
-
-// isRestart reports whether cmd is a RESTART custom command. Python only
-// looks at a top-level custom_command, which server commands never carry
-// (they keep it in commandParams), so its RESTART branches never run. We
-// also accept CUSTOM_COMMAND with commandParams.custom_command == RESTART:
-// after an operator restarts a component it is meant to be running.
-func isRestart(cmd map[string]any) bool {
-	if str(cmd, "custom_command") == customRestart {
+// isRestart reports whether the command is a RESTART custom command.
+// Python only looks at a top-level custom_command, which server commands
+// never carry (they keep it in commandParams), so its RESTART branches
+// never run. We also accept CUSTOM_COMMAND with commandParams.custom_command
+// == RESTART: after an operator restarts a component it is meant to be
+// running.
+func isRestart(h *protocol.CommandHeader) bool {
+	if h.TopLevelCustomCommand == customRestart {
 		return true
 	}
-	if str(cmd, "roleCommand") != roleCommandCustom {
-		return false
-	}
-	params, _ := cmd["commandParams"].(map[string]any)
-	s, _ := params["custom_command"].(string)
-	return s == customRestart
+	return h.RoleCommand == protocol.RoleCommandCustomCommand && h.CustomCommand == customRestart
 }
 
-// ObserveExecutionCommand is told about every command of an execution type
-// the action queue starts; server EXECUTION_COMMANDs for recoverable
+// CommandStarted is told about every command of an execution type the
+// action queue starts; server EXECUTION_COMMANDs for recoverable
 // components move the desired state (INSTALL/STOP -> INSTALLED, START and
-// RESTART -> STARTED).
-func (m *Manager) ObserveExecutionCommand(cmd map[string]any) {
-	if str(cmd, "commandType") != commandTypeExecution {
+// RESTART -> STARTED). It is part of actionqueue.Observer.
+func (m *Manager) CommandStarted(h protocol.CommandHeader) {
+	if h.CommandType != protocol.ExecutionCommand {
 		return
 	}
-	role, roleCommand := str(cmd, "role"), str(cmd, "roleCommand")
+	role, roleCommand := h.Role, h.RoleCommand
 	if role == "" {
 		return
 	}
 	var desired string
 	switch {
-	case roleCommand == roleCommandInstall || roleCommand == roleCommandStop:
+	case roleCommand == protocol.RoleCommandInstall || roleCommand == protocol.RoleCommandStop:
 		desired = StateInstalled
-	case roleCommand == roleCommandStart || isRestart(cmd):
+	case roleCommand == protocol.RoleCommandStart || isRestart(&h):
 		desired = StateStarted
 	default:
 		return
@@ -390,27 +356,38 @@ func (m *Manager) ObserveExecutionCommand(cmd map[string]any) {
 	logs.flush()
 }
 
-// ObserveCommandResult is told the final status (COMPLETED or FAILED) of
-// every command of an execution type, auto-recovery commands included, and
-// moves the current state accordingly.
-func (m *Manager) ObserveCommandResult(cmd map[string]any, status string) {
-	role, roleCommand := str(cmd, "role"), str(cmd, "roleCommand")
+// AttemptStarted and AttemptEnded complete actionqueue.Observer; the
+// manager has no use for single attempts.
+func (m *Manager) AttemptStarted(protocol.CommandHeader) {}
+
+// AttemptEnded: see AttemptStarted.
+func (m *Manager) AttemptEnded(protocol.CommandHeader) {}
+
+// CommandFinished is told the final status (COMPLETED or FAILED) of every
+// command of an execution type, auto-recovery commands included, and
+// moves the current state accordingly. A background command's end changes
+// nothing, as in the Python agent. It is part of actionqueue.Observer.
+func (m *Manager) CommandFinished(h protocol.CommandHeader, status string) {
+	if h.IsBackground() {
+		return
+	}
+	role, roleCommand := h.Role, h.RoleCommand
 	if role == "" || roleCommand == "" {
 		return
 	}
 	var current string
 	switch status {
-	case statusCompleted:
+	case protocol.StatusCompleted:
 		switch {
-		case roleCommand == roleCommandStart:
+		case roleCommand == protocol.RoleCommandStart:
 			current = StateStarted
-		case roleCommand == roleCommandStop || roleCommand == roleCommandInstall:
+		case roleCommand == protocol.RoleCommandStop || roleCommand == protocol.RoleCommandInstall:
 			current = StateInstalled
-		case roleCommand == roleCommandCustom && isRestart(cmd):
+		case roleCommand == protocol.RoleCommandCustomCommand && isRestart(&h):
 			current = StateStarted
 		}
-	case statusFailed:
-		if roleCommand == roleCommandInstall {
+	case protocol.StatusFailed:
+		if roleCommand == protocol.RoleCommandInstall {
 			current = StateInstallFailed
 		}
 	}
@@ -493,23 +470,23 @@ func (m *Manager) roleCommandLocked(c *component) string {
 	switch m.mode {
 	case ModeAutoStart:
 		if d == StateStarted && cur == StateInstalled {
-			return roleCommandStart
+			return protocol.RoleCommandStart
 		}
 	case ModeAutoInstallStart:
 		switch {
 		case d == StateStarted && cur == StateInstalled:
-			return roleCommandStart
+			return protocol.RoleCommandStart
 		case cur == StateInstallFailed && (d == StateStarted || d == StateInstalled):
-			return roleCommandInstall
+			return protocol.RoleCommandInstall
 		}
 	default:
 		switch {
 		case d == StateStarted && cur == StateInstalled:
-			return roleCommandStart
+			return protocol.RoleCommandStart
 		case (d == StateStarted || d == StateInstalled) && (cur == StateInit || cur == StateInstallFailed):
-			return roleCommandInstall
+			return protocol.RoleCommandInstall
 		case d == StateInstalled && cur == StateStarted:
-			return roleCommandStop
+			return protocol.RoleCommandStop
 		}
 	}
 	return ""
@@ -517,14 +494,10 @@ func (m *Manager) roleCommandLocked(c *component) string {
 
 // Commands returns the recovery commands to run now, at most one per
 // component, and consumes an attempt for each. The action queue calls it
-// when its main queue is empty and no execution command is active; it
-// returns nothing while recovery is disabled, while ExecutionCommandActive
-// says a command is active, or, per component, while the blueprint is being
-// provisioned for it.
+// only when its main queue is empty and no foreground command runs
+// (docs/behaviour.md §8.5); it returns nothing while recovery is disabled
+// or, per component, while the blueprint is being provisioned for it.
 func (m *Manager) Commands() []map[string]any {
-	if active := m.cfg.ExecutionCommandActive; active != nil && active() {
-		return nil
-	}
 	var params *cache.HostLevelParamsSnapshot
 	if m.cfg.HostLevelParams != nil {
 		params = m.cfg.HostLevelParams.Snapshot()
@@ -566,7 +539,7 @@ func (m *Manager) Commands() []map[string]any {
 			cmd := map[string]any{
 				"clusterId":   m.clusterID,
 				"roleCommand": roleCommand,
-				"commandType": commandTypeAutoExecution,
+				"commandType": protocol.AutoExecutionCommand,
 				"taskId":      m.lastTaskID,
 				"commandId":   m.lastTaskID,
 				"role":        name,
@@ -606,5 +579,5 @@ func blueprintInProgress(params *cache.HostLevelParamsSnapshot, clusterID, name 
 		return false
 	}
 	c := params.Cluster(clusterID)
-	return c != nil && c.BlueprintProvisioningState[name] == blueprintInProgressState
+	return c != nil && c.BlueprintProvisioningState[name] == protocol.ProvisioningInProgress
 }

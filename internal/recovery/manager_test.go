@@ -29,7 +29,7 @@ func TestWorkedExampleThroughCommands(t *testing.T) {
 				t.Fatalf("t=%d: roleCommand %v", s.at, c["roleCommand"])
 			}
 			// A failed START leaves the component INSTALLED.
-			m.ObserveCommandResult(c, "FAILED")
+			m.CommandFinished(headerOf(c), "FAILED")
 		}
 	}
 	got, ok := m.Counters("DATANODE")
@@ -52,11 +52,6 @@ func TestWorkedExampleThroughCommands(t *testing.T) {
 	got, _ = m.Counters("DATANODE")
 	if !got.LifetimeLimitReached || got.LifetimeCount != 4 || got.WarnedThresholdReached || !got.Stale {
 		t.Fatalf("after the lifetime limit: %+v", got)
-	}
-	st := m.Status()
-	if st.Summary != SummaryUnrecoverable || !reflect.DeepEqual(st.ComponentReports,
-		[]ComponentReport{{Name: "DATANODE", NumAttempts: 4, LimitReached: true}}) {
-		t.Fatalf("status %+v", st)
 	}
 	if c := strings.Count(h.logs.String(), "lifetime limit of attempts reached"); c != 1 {
 		t.Fatalf("lifetime limit logged %d times, want once", c)
@@ -287,37 +282,37 @@ func TestObservations(t *testing.T) {
 		do            func()
 		desired, curr string
 	}{
-		{func() { m.ObserveExecutionCommand(cmd("EXECUTION_COMMAND", "STOP", nil)) }, "INSTALLED", ""},
-		{func() { m.ObserveExecutionCommand(cmd("EXECUTION_COMMAND", "START", nil)) }, "STARTED", ""},
-		{func() { m.ObserveExecutionCommand(cmd("EXECUTION_COMMAND", "INSTALL", nil)) }, "INSTALLED", ""},
+		{func() { m.CommandStarted(headerOf(cmd("EXECUTION_COMMAND", "STOP", nil))) }, "INSTALLED", ""},
+		{func() { m.CommandStarted(headerOf(cmd("EXECUTION_COMMAND", "START", nil))) }, "STARTED", ""},
+		{func() { m.CommandStarted(headerOf(cmd("EXECUTION_COMMAND", "INSTALL", nil))) }, "INSTALLED", ""},
 		// Only server execution commands move the desired state.
-		{func() { m.ObserveExecutionCommand(cmd("AUTO_EXECUTION_COMMAND", "START", nil)) }, "INSTALLED", ""},
-		{func() { m.ObserveExecutionCommand(cmd("BACKGROUND_EXECUTION_COMMAND", "START", nil)) }, "INSTALLED", ""},
-		{func() { m.ObserveExecutionCommand(cmd("EXECUTION_COMMAND", "SERVICE_CHECK", nil)) }, "INSTALLED", ""},
+		{func() { m.CommandStarted(headerOf(cmd("AUTO_EXECUTION_COMMAND", "START", nil))) }, "INSTALLED", ""},
+		{func() { m.CommandStarted(headerOf(cmd("BACKGROUND_EXECUTION_COMMAND", "START", nil))) }, "INSTALLED", ""},
+		{func() { m.CommandStarted(headerOf(cmd("EXECUTION_COMMAND", "SERVICE_CHECK", nil))) }, "INSTALLED", ""},
 		// RESTART as the server sends it (commandParams) and as Python reads it (top level).
 		{func() {
-			m.ObserveExecutionCommand(cmd("EXECUTION_COMMAND", "CUSTOM_COMMAND", map[string]any{"commandParams": map[string]any{"custom_command": "RESTART"}}))
+			m.CommandStarted(headerOf(cmd("EXECUTION_COMMAND", "CUSTOM_COMMAND", map[string]any{"commandParams": map[string]any{"custom_command": "RESTART"}})))
 		}, "STARTED", ""},
-		{func() { m.ObserveExecutionCommand(cmd("EXECUTION_COMMAND", "STOP", nil)) }, "INSTALLED", ""},
+		{func() { m.CommandStarted(headerOf(cmd("EXECUTION_COMMAND", "STOP", nil))) }, "INSTALLED", ""},
 		{func() {
-			m.ObserveExecutionCommand(cmd("EXECUTION_COMMAND", "CUSTOM_COMMAND", map[string]any{"custom_command": "RESTART"}))
-		}, "STARTED", ""},
-		{func() {
-			m.ObserveExecutionCommand(cmd("EXECUTION_COMMAND", "CUSTOM_COMMAND", map[string]any{"commandParams": map[string]any{"custom_command": "DECOMMISSION"}}))
+			m.CommandStarted(headerOf(cmd("EXECUTION_COMMAND", "CUSTOM_COMMAND", map[string]any{"custom_command": "RESTART"})))
 		}, "STARTED", ""},
 		{func() {
-			m.ObserveExecutionCommand(map[string]any{"commandType": "EXECUTION_COMMAND", "role": "DATANODE"})
+			m.CommandStarted(headerOf(cmd("EXECUTION_COMMAND", "CUSTOM_COMMAND", map[string]any{"commandParams": map[string]any{"custom_command": "DECOMMISSION"}})))
+		}, "STARTED", ""},
+		{func() {
+			m.CommandStarted(headerOf(map[string]any{"commandType": "EXECUTION_COMMAND", "role": "DATANODE"}))
 		}, "STARTED", ""},
 		// Outcomes.
-		{func() { m.ObserveCommandResult(cmd("EXECUTION_COMMAND", "INSTALL", nil), "COMPLETED") }, "STARTED", "INSTALLED"},
-		{func() { m.ObserveCommandResult(cmd("AUTO_EXECUTION_COMMAND", "START", nil), "COMPLETED") }, "STARTED", "STARTED"},
-		{func() { m.ObserveCommandResult(cmd("EXECUTION_COMMAND", "STOP", nil), "COMPLETED") }, "STARTED", "INSTALLED"},
-		{func() { m.ObserveCommandResult(cmd("EXECUTION_COMMAND", "START", nil), "FAILED") }, "STARTED", "INSTALLED"},
+		{func() { m.CommandFinished(headerOf(cmd("EXECUTION_COMMAND", "INSTALL", nil)), "COMPLETED") }, "STARTED", "INSTALLED"},
+		{func() { m.CommandFinished(headerOf(cmd("AUTO_EXECUTION_COMMAND", "START", nil)), "COMPLETED") }, "STARTED", "STARTED"},
+		{func() { m.CommandFinished(headerOf(cmd("EXECUTION_COMMAND", "STOP", nil)), "COMPLETED") }, "STARTED", "INSTALLED"},
+		{func() { m.CommandFinished(headerOf(cmd("EXECUTION_COMMAND", "START", nil)), "FAILED") }, "STARTED", "INSTALLED"},
 		{func() {
-			m.ObserveCommandResult(cmd("EXECUTION_COMMAND", "CUSTOM_COMMAND", map[string]any{"commandParams": map[string]any{"custom_command": "RESTART"}}), "COMPLETED")
+			m.CommandFinished(headerOf(cmd("EXECUTION_COMMAND", "CUSTOM_COMMAND", map[string]any{"commandParams": map[string]any{"custom_command": "RESTART"}})), "COMPLETED")
 		}, "STARTED", "STARTED"},
-		{func() { m.ObserveCommandResult(cmd("EXECUTION_COMMAND", "STOP", nil), "IN_PROGRESS") }, "STARTED", "STARTED"},
-		{func() { m.ObserveCommandResult(cmd("EXECUTION_COMMAND", "INSTALL", nil), "FAILED") }, "STARTED", "INSTALL_FAILED"},
+		{func() { m.CommandFinished(headerOf(cmd("EXECUTION_COMMAND", "STOP", nil)), "IN_PROGRESS") }, "STARTED", "STARTED"},
+		{func() { m.CommandFinished(headerOf(cmd("EXECUTION_COMMAND", "INSTALL", nil)), "FAILED") }, "STARTED", "INSTALL_FAILED"},
 		// A failed install sticks until the component is seen running.
 		{func() { m.ObserveLiveStatus("DATANODE", "INSTALLED") }, "STARTED", "INSTALL_FAILED"},
 		{func() { m.ObserveLiveStatus("DATANODE", "STARTED") }, "STARTED", "STARTED"},
@@ -335,13 +330,13 @@ func TestObservations(t *testing.T) {
 
 	// Commands for components outside the recoverable set, or while
 	// recovery is disabled, change nothing.
-	m.ObserveExecutionCommand(map[string]any{"commandType": "EXECUTION_COMMAND", "role": "NAMENODE", "roleCommand": "START"})
+	m.CommandStarted(headerOf(map[string]any{"commandType": "EXECUTION_COMMAND", "role": "NAMENODE", "roleCommand": "START"}))
 	if _, ok := m.components["NAMENODE"]; ok {
 		t.Fatal("a command for a non-recoverable component created state")
 	}
 	h.env(map[string]string{"recovery_enabled": "false"})
-	m.ObserveExecutionCommand(cmd("EXECUTION_COMMAND", "STOP", nil))
-	m.ObserveCommandResult(cmd("EXECUTION_COMMAND", "START", nil), "COMPLETED")
+	m.CommandStarted(headerOf(cmd("EXECUTION_COMMAND", "STOP", nil)))
+	m.CommandFinished(headerOf(cmd("EXECUTION_COMMAND", "START", nil)), "COMPLETED")
 	if d, c := state(); d != "STARTED" || c != "INSTALLED" {
 		t.Fatalf("disabled manager changed states: %q %q", d, c)
 	}
@@ -364,7 +359,7 @@ func TestInstallFailedSticks(t *testing.T) {
 	if got := roleCommands(cmds); got["DATANODE"] != "START" {
 		t.Fatalf("commands %v", got)
 	}
-	m.ObserveCommandResult(map[string]any{"commandType": "EXECUTION_COMMAND", "role": "DATANODE", "roleCommand": "INSTALL"}, "FAILED")
+	m.CommandFinished(headerOf(map[string]any{"commandType": "EXECUTION_COMMAND", "role": "DATANODE", "roleCommand": "INSTALL"}), "FAILED")
 	m.ObserveLiveStatus("DATANODE", "INSTALLED")
 	if got := roleCommands(h.commandsAt(1100)); got["DATANODE"] != "INSTALL" {
 		t.Fatalf("after a failed install: %v, want INSTALL", got)
@@ -375,8 +370,9 @@ func TestInstallFailedSticks(t *testing.T) {
 	}
 }
 
-// Nothing is generated, and no attempt consumed, while an execution command
-// is active or the blueprint is being provisioned for the component.
+// Nothing is generated, and no attempt consumed, while the blueprint is
+// being provisioned for the component. (The action queue asks for commands
+// only while no execution command is active.)
 func TestPauses(t *testing.T) {
 	h := newHarness(t, 1000)
 	h.env(map[string]string{"recovery_type": "AUTO_START"})
@@ -386,14 +382,6 @@ func TestPauses(t *testing.T) {
 	m.ObserveLiveStatus("DATANODE", "INSTALLED")
 	m.ObserveLiveStatus("NODEMANAGER", "INSTALLED")
 
-	h.active.Store(true)
-	if got := h.commandsAt(1000); len(got) != 0 {
-		t.Fatalf("commands while an execution command is active: %v", got)
-	}
-	if _, ok := m.Counters("NODEMANAGER"); ok {
-		t.Fatal("counters touched while an execution command is active")
-	}
-	h.active.Store(false)
 	if got := roleCommands(h.commandsAt(1000)); !reflect.DeepEqual(got, map[string]string{"NODEMANAGER": "START"}) {
 		t.Fatalf("commands %v, want NODEMANAGER only (DATANODE is being provisioned)", got)
 	}
@@ -440,19 +428,22 @@ func TestDisabledProducesNothing(t *testing.T) {
 	if got := m.Commands(); len(got) != 0 {
 		t.Fatalf("disabled manager produced %v", got)
 	}
-	if st := m.Status(); st.Summary != SummaryDisabled || st.ComponentReports != nil {
-		t.Fatalf("status %+v", st)
+	if m.Enabled() {
+		t.Fatal("enabled without recovery_enabled")
+	}
+	if _, ok := m.Counters("DATANODE"); ok {
+		t.Fatal("a disabled manager counted attempts")
 	}
 }
 
-// Python's test_recovery_report, through Commands.
-func TestStatusSummary(t *testing.T) {
+// Python's test_recovery_report, through Commands and the counters.
+func TestLifetimeLimitsPerComponent(t *testing.T) {
 	h := newHarness(t, 1000)
 	h.env(autoStart("2", "5", "1", "4"))
 	h.params([]comp{{"S", "PUMA", "STARTED"}, {"S", "LION", "STARTED"}}, nil)
 	m := h.start()
-	if st := m.Status(); st.Summary != SummaryRecoverable || len(st.ComponentReports) != 0 {
-		t.Fatalf("status %+v", st)
+	if _, ok := m.Counters("PUMA"); ok {
+		t.Fatal("counters before any attempt")
 	}
 	m.ObserveLiveStatus("PUMA", "INSTALLED")
 	h.commandsAt(1000)
@@ -460,15 +451,14 @@ func TestStatusSummary(t *testing.T) {
 	for _, at := range []int64{1071, 1400, 1461} {
 		h.commandsAt(at)
 	}
-	st := m.Status()
-	want := []ComponentReport{{"PUMA", 4, true}, {"LION", 3, false}}
-	if st.Summary != SummaryPartiallyRecoverable || !reflect.DeepEqual(st.ComponentReports, want) {
-		t.Fatalf("status %+v, want PARTIALLY_RECOVERABLE %v", st, want)
+	puma, _ := m.Counters("PUMA")
+	lion, _ := m.Counters("LION")
+	if puma.LifetimeCount != 4 || !puma.LifetimeLimitReached || lion.LifetimeCount != 3 || lion.LifetimeLimitReached {
+		t.Fatalf("PUMA %+v, LION %+v; want PUMA at its lifetime limit, LION one short", puma, lion)
 	}
 	h.commandsAt(1800)
-	st = m.Status()
-	if st.Summary != SummaryUnrecoverable || st.ComponentReports[1].NumAttempts != 4 {
-		t.Fatalf("status %+v, want UNRECOVERABLE", st)
+	if lion, _ = m.Counters("LION"); lion.LifetimeCount != 4 || !lion.LifetimeLimitReached {
+		t.Fatalf("LION %+v, want at its lifetime limit", lion)
 	}
 }
 

@@ -31,7 +31,7 @@ func TestRunFollowsCacheChanges(t *testing.T) {
 
 	// A desired state set by a server command after New must not be undone
 	// by Run catching up with snapshots New already applied.
-	m.ObserveExecutionCommand(map[string]any{"commandType": "EXECUTION_COMMAND", "role": "DATANODE", "roleCommand": "STOP"})
+	m.CommandStarted(headerOf(map[string]any{"commandType": "EXECUTION_COMMAND", "role": "DATANODE", "roleCommand": "STOP"}))
 	m.ObserveLiveStatus("DATANODE", "STARTED")
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -115,17 +115,17 @@ func TestConcurrentUse(t *testing.T) {
 				case 0:
 					m.ObserveLiveStatus(c, "INSTALLED")
 				case 1:
-					m.ObserveCommandResult(map[string]any{"role": c, "roleCommand": "INSTALL"}, "FAILED")
+					m.CommandFinished(headerOf(map[string]any{"role": c, "roleCommand": "INSTALL"}), "FAILED")
 				case 2:
-					m.ObserveExecutionCommand(map[string]any{"commandType": "EXECUTION_COMMAND", "role": c, "roleCommand": "START"})
+					m.CommandStarted(headerOf(map[string]any{"commandType": "EXECUTION_COMMAND", "role": c, "roleCommand": "START"}))
 				case 3:
 					h.clock.set(1000 + int64(i)*61)
 					for _, cmd := range m.Commands() {
-						m.ObserveCommandResult(cmd, "COMPLETED")
+						m.CommandFinished(headerOf(cmd), "COMPLETED")
 					}
 				}
 				m.Counters(c)
-				m.Status()
+				m.Settings()
 			}
 		}(g)
 	}
@@ -135,7 +135,7 @@ func TestConcurrentUse(t *testing.T) {
 				"cluster-env": map[string]any{"recovery_type": "AUTO_INSTALL_START", "recovery_max_count": fmt.Sprint(2 + i%3)}}}}})
 	}
 	wg.Wait()
-	if st := m.Status(); st.Summary == SummaryDisabled {
-		t.Fatalf("status %+v", st)
+	if !m.Enabled() {
+		t.Fatal("recovery disabled after valid cluster-env changes")
 	}
 }

@@ -59,9 +59,6 @@ func TestCountersSurviveRestart(t *testing.T) {
 	if got := h4.commandsAt(1800); len(got) != 0 {
 		t.Fatalf("restart gave a fresh lifetime budget: %v", got)
 	}
-	if st := h4.m.Status(); st.Summary != SummaryUnrecoverable {
-		t.Fatalf("status after restart %+v", st)
-	}
 
 	// A restart more than a window after the last attempt starts over, as
 	// the Python agent does on every restart.

@@ -29,7 +29,7 @@ func (e *Executor) runCycle(ctx context.Context) {
 		if ctx.Err() != nil {
 			break
 		}
-		if e.cfg.Commands != nil && e.cfg.Commands.CommandsRunningForComponent(k.cluster, k.component) {
+		if e.commandRunning(k.cluster, k.component) {
 			e.log.Infof("Skipping status command for %s. Since command for it is running", k.component)
 			continue
 		}

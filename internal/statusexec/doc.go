@@ -16,7 +16,10 @@
 //     results such a check made stale;
 //   - the forced resend of all acknowledged statuses after every
 //     registration and the bookkeeping of clusters that disappeared;
-//   - telling the recovery manager what it saw.
+//   - telling the recovery manager what it saw;
+//   - the one record of which components have a command's scripts running,
+//     kept from what the action queue tells it as an observer
+//     (AttemptStarted, AttemptEnded, CommandFinished).
 //
 // Checks run through a StatusRunner (the orchestrator's RunStatus) and
 // reach the server through a Sender that fails fast when the agent is not

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -52,12 +51,6 @@ type StatusRunner interface {
 	RunStatus(ctx context.Context, clusterID, serviceName, component, commandName string) (exitCode int, stderr string, structuredOut map[string]any, err error)
 }
 
-// CommandTracker tells whether an execution command is running for a
-// component (the orchestrator's per-component counter).
-type CommandTracker interface {
-	CommandsRunningForComponent(clusterID, component string) bool
-}
-
 // Sender sends one report to the server and returns its reply. It fails at
 // once while the agent is not registered (heartbeat.Link.Request).
 type Sender interface {
@@ -80,8 +73,6 @@ type Config struct {
 	Caches *cache.Store
 	// Runner runs the checks.
 	Runner StatusRunner
-	// Commands reports components with a command in flight; nil = none.
-	Commands CommandTracker
 	// Sender reaches the server.
 	Sender Sender
 	// Recovery is told about status changes; nil = nobody.
@@ -121,6 +112,10 @@ type Liveness interface {
 
 // compKey names a component of a cluster.
 type compKey struct{ cluster, service, component string }
+
+// commandKey names a component as commands address it: the Python agent
+// counts commands per cluster and role, whatever the service.
+type commandKey struct{ cluster, component string }
 
 // checkKey is one status check: a component and a status command name.
 type checkKey struct {
@@ -174,6 +169,10 @@ type Executor struct {
 	// at which another command for the component ended meanwhile: the
 	// check runs once more, for that command.
 	pending map[checkKey]uint64
+	// commands counts, per cluster and component, the execution commands
+	// whose scripts run (AttemptStarted to AttemptEnded): the one record
+	// of work in flight per component. The cycle skips those components.
+	commands map[commandKey]int
 	// touched records, per component, the generation of the last event that
 	// made older check results stale: a command starting or a post-command
 	// report being sent. gen counts those events; a check remembers the
@@ -192,9 +191,7 @@ type Executor struct {
 	results chan outcome
 	batch   []outcome
 
-	started   atomic.Int64 // unix nanos at which Run began
-	lastCycle atomic.Int64 // unix nanos at which the last cycle finished
-	clock     clock
+	clock clock
 	// onCycle and onAfter, if set before Run, are called after every
 	// cycle and every post-command check (tests).
 	onCycle, onAfter func()
@@ -245,6 +242,7 @@ func New(cfg Config) (*Executor, error) {
 		touched:   make(map[compKey]uint64),
 		pending:   make(map[checkKey]uint64),
 		clock:     wallClock{},
+		commands:  make(map[commandKey]int),
 	}, nil
 }
 
@@ -252,7 +250,6 @@ func New(cfg Config) (*Executor, error) {
 // post-command checks meanwhile. It returns after every check it started
 // has returned.
 func (e *Executor) Run(ctx context.Context) error {
-	e.started.Store(e.clock.Now().UnixNano())
 	e.mu.Lock()
 	e.ctx, e.active = ctx, true
 	e.mu.Unlock()
@@ -301,7 +298,6 @@ func (e *Executor) cycles(ctx context.Context) {
 			end = e.cfg.Liveness.Begin()
 		}
 		e.safely("status cycle", func() { e.runCycle(ctx) })
-		e.lastCycle.Store(e.clock.Now().UnixNano())
 		if end != nil {
 			end()
 			e.cfg.Liveness.Beat()
@@ -345,39 +341,77 @@ func (e *Executor) Registered() {
 	}
 }
 
-// CommandStarted is called when an execution command starts for a
-// component (orchestrator Config.ComponentCommandStarted). The acknowledged
-// STATUS is forgotten so that the status after the command is reported even
-// if it equals the one before, and results of checks already running for
-// the component become stale.
-func (e *Executor) CommandStarted(clusterID, serviceName, component string) {
-	c := compKey{clusterID, serviceName, component}
+// The executor is an actionqueue.Observer: the action queue tells it of
+// every command's attempts and end (docs/behaviour.md §7.3).
+
+// CommandStarted completes actionqueue.Observer; the status loop acts on
+// attempts, not on the command leaving the queue.
+func (e *Executor) CommandStarted(protocol.CommandHeader) {}
+
+// AttemptStarted is told that a command's scripts are about to run. For a
+// cluster command the component counts as busy until AttemptEnded, its
+// acknowledged STATUS is forgotten so that the status after the command is
+// reported even if it equals the one before, and results of checks
+// already running for it become stale.
+func (e *Executor) AttemptStarted(h protocol.CommandHeader) {
+	if !h.ForCluster() {
+		return
+	}
+	c := compKey{h.ClusterID, h.ServiceName, h.Role}
 	e.mu.Lock()
+	e.commands[commandKey{h.ClusterID, h.Role}]++
 	delete(e.acked, checkKey{c, CommandStatus})
 	e.gen++
 	e.touched[c] = e.gen
 	e.mu.Unlock()
 }
 
-// CommandFinished is called by the action queue after an execution
-// command's final report: the component's STATUS is checked at once and a
-// change is sent immediately. It returns at once; the check runs on its own
-// goroutine (the Python agent runs it on the action queue's thread).
+// AttemptEnded is told that the scripts of an attempt are over.
+func (e *Executor) AttemptEnded(h protocol.CommandHeader) {
+	if !h.ForCluster() {
+		return
+	}
+	k := commandKey{h.ClusterID, h.Role}
+	e.mu.Lock()
+	if e.commands[k] <= 1 {
+		delete(e.commands, k)
+	} else {
+		e.commands[k]--
+	}
+	e.mu.Unlock()
+}
+
+// commandRunning reports whether a command's scripts run for the
+// component; its status is not checked then.
+func (e *Executor) commandRunning(clusterID, component string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.commands[commandKey{clusterID, component}] > 0
+}
+
+// CommandFinished is told a command's final status, after its final
+// report: for a foreground command of a cluster component the STATUS is
+// checked at once and a change is sent immediately. It returns at once;
+// the check runs on its own goroutine (the Python agent runs it on the
+// action queue's thread).
 //
 // Whether the check is owed is decided here, before the queue can start
 // the next command: a command for the component that starts later does not
 // cancel the check nor discard its result (docs/behaviour.md §7.3).
-func (e *Executor) CommandFinished(clusterID, serviceName, component string) {
-	k := checkKey{compKey{clusterID, serviceName, component}, CommandStatus}
-	if e.cfg.Commands != nil && e.cfg.Commands.CommandsRunningForComponent(clusterID, component) {
+func (e *Executor) CommandFinished(h protocol.CommandHeader, _ string) {
+	if h.IsBackground() || !h.ForCluster() || h.ServiceName == protocol.NullValue {
+		return
+	}
+	k := checkKey{compKey{h.ClusterID, h.ServiceName, h.Role}, CommandStatus}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.commands[commandKey{h.ClusterID, h.Role}] > 0 {
 		// Another command for the component runs (parallel execution);
 		// its end triggers the check.
 		return
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	if !e.active {
-		e.log.WithField("componentName", component).Debug("Status loop not running; no check after the command")
+		e.log.WithField("componentName", h.Role).Debug("Status loop not running; no check after the command")
 		return
 	}
 	f := e.running[k]
@@ -389,36 +423,4 @@ func (e *Executor) CommandFinished(clusterID, serviceName, component string) {
 	e.running[k] = f | inAfter
 	e.wg.Add(1)
 	go e.afterCommand(e.ctx, k, e.gen)
-}
-
-// LastCycle returns when the last status cycle finished; ok is false until
-// one has.
-func (e *Executor) LastCycle() (t time.Time, ok bool) {
-	n := e.lastCycle.Load()
-	if n == 0 {
-		return time.Time{}, false
-	}
-	return time.Unix(0, n), true
-}
-
-// Health returns an error when the status loop is running but no cycle has
-// finished within maxAge (counted from Run's start until the first cycle).
-// It is nil while the cycle is turned off or Run has not started.
-func (e *Executor) Health(maxAge time.Duration) error {
-	if e.cfg.Interval == 0 {
-		return nil
-	}
-	last := e.lastCycle.Load()
-	if last == 0 {
-		if last = e.started.Load(); last == 0 {
-			return nil
-		}
-	}
-	if age := e.clock.Now().Sub(time.Unix(0, last)); age > maxAge {
-		if e.lastCycle.Load() == 0 {
-			return fmt.Errorf("status loop has not finished a cycle in %s", age.Round(time.Second))
-		}
-		return fmt.Errorf("status loop last finished %s ago", age.Round(time.Second))
-	}
-	return nil
 }

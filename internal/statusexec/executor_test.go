@@ -194,9 +194,7 @@ func TestSkipsComponentWithCommandRunning(t *testing.T) {
 	st.metadata("1")
 	st.setState("A", running)
 	st.setState("B", running)
-	tr := &tracker{}
-	tr.add("1", "A", 1)
-	h := startExecutor(t, st, func(c *Config) { c.Commands = tr })
+	h := startExecutorWith(t, st, nil, func(e *Executor) { e.AttemptStarted(header("1", "A")) })
 
 	want(t, h.sender.next(t), "1/B/STATUS=STARTED")
 	h.waitCycles(1)
@@ -208,7 +206,7 @@ func TestSkipsComponentWithCommandRunning(t *testing.T) {
 	if !h.logged("Skipping status command for A") {
 		t.Error("skip not logged")
 	}
-	tr.add("1", "A", -1)
+	h.exec.AttemptEnded(header("1", "A"))
 	h.tick()
 	want(t, h.sender.next(t), "1/A/STATUS=STARTED")
 }
@@ -598,29 +596,6 @@ func TestIntervalZeroKeepsPostCommandChecks(t *testing.T) {
 	}
 	if a, _ := h.clock.Pending(); a != 0 {
 		t.Error("a cycle is scheduled with the interval at 0")
-	}
-	if err := h.exec.Health(time.Millisecond); err != nil {
-		t.Errorf("Health with the loop off: %v", err)
-	}
-}
-
-// Health reports how long ago the loop finished a cycle.
-func TestHealth(t *testing.T) {
-	st := newStack(t)
-	st.topology("CREATE", cluster{id: "1", local: []string{"A"}})
-	st.metadata("1")
-	st.setState("A", running)
-	h := startExecutor(t, st, func(c *Config) { c.Interval = time.Hour })
-	h.waitCycles(1)
-	if _, ok := h.exec.LastCycle(); !ok {
-		t.Fatal("LastCycle unknown after a cycle")
-	}
-	if err := h.exec.Health(time.Minute); err != nil {
-		t.Errorf("Health right after a cycle: %v", err)
-	}
-	h.clock.Add(2 * time.Minute)
-	if err := h.exec.Health(time.Minute); err == nil || !strings.Contains(err.Error(), "last finished") {
-		t.Errorf("Health after the limit: %v", err)
 	}
 }
 

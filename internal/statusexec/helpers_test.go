@@ -403,42 +403,27 @@ func (r *recovery) told() []string {
 	return slices.Clone(r.seen)
 }
 
-// tracker is the "command running for component" counter.
-type tracker struct {
-	mu      sync.Mutex
-	running map[string]int
+// header is the header of an execution command for a component of the
+// test service.
+func header(clusterID, component string) protocol.CommandHeader {
+	return protocol.CommandHeader{CommandType: protocol.ExecutionCommand, ClusterID: clusterID,
+		ServiceName: service, Role: component, RoleCommand: "START"}
 }
 
-func (tr *tracker) add(clusterID, component string, n int) {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	if tr.running == nil {
-		tr.running = map[string]int{}
-	}
-	tr.running[clusterID+"/"+component] += n
-}
-
-func (tr *tracker) CommandsRunningForComponent(clusterID, component string) bool {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	return tr.running[clusterID+"/"+component] > 0
-}
-
-// A command's life as the executor hears of it: its scripts start
-// (commandStarts) and end (commandEnds), then, after its final report,
-// it is finished (commandFinished).
+// A command's life as the executor hears of it from the action queue: its
+// scripts start (commandStarts) and end (commandEnds), then, after its final
+// report, it is finished (commandFinished).
 
 func (h *harness) commandStarts(clusterID, component string) {
-	h.tracker.add(clusterID, component, 1)
-	h.exec.CommandStarted(clusterID, service, component)
+	h.exec.AttemptStarted(header(clusterID, component))
 }
 
 func (h *harness) commandEnds(clusterID, component string) {
-	h.tracker.add(clusterID, component, -1)
+	h.exec.AttemptEnded(header(clusterID, component))
 }
 
 func (h *harness) commandFinished(clusterID, component string) {
-	h.exec.CommandFinished(clusterID, service, component)
+	h.exec.CommandFinished(header(clusterID, component), protocol.StatusCompleted)
 }
 
 // commandRan: a command's scripts started and ended.
@@ -451,37 +436,42 @@ func (h *harness) commandRan(clusterID, component string) {
 // clock.
 type harness struct {
 	*stack
-	t       *testing.T
-	exec    *Executor
-	cfg     Config
-	clock   *testutil.Clock
-	runner  *runner
-	sender  *sender
-	rec     *recovery
-	tracker *tracker
-	logs    *test.Hook
-	cycles  chan struct{}
-	afters  chan struct{}
+	t      *testing.T
+	exec   *Executor
+	cfg    Config
+	clock  *testutil.Clock
+	runner *runner
+	sender *sender
+	rec    *recovery
+	logs   *test.Hook
+	cycles chan struct{}
+	afters chan struct{}
 }
 
 func startExecutor(t *testing.T, st *stack, tune func(*Config)) *harness {
 	t.Helper()
+	return startExecutorWith(t, st, tune, nil)
+}
+
+// startExecutorWith is startExecutor with before called on the executor
+// before it runs.
+func startExecutorWith(t *testing.T, st *stack, tune func(*Config), before func(*Executor)) *harness {
+	t.Helper()
 	l, hook := test.NewNullLogger()
 	l.SetLevel(logrus.DebugLevel)
 	h := &harness{
-		stack:   st,
-		t:       t,
-		clock:   testutil.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)),
-		runner:  st.runner,
-		sender:  newSender(),
-		rec:     &recovery{},
-		tracker: &tracker{},
-		logs:    hook,
-		cycles:  make(chan struct{}, 1024),
-		afters:  make(chan struct{}, 1024),
+		stack:  st,
+		t:      t,
+		clock:  testutil.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)),
+		runner: st.runner,
+		sender: newSender(),
+		rec:    &recovery{},
+		logs:   hook,
+		cycles: make(chan struct{}, 1024),
+		afters: make(chan struct{}, 1024),
 	}
 	cfg := Config{
-		HostName: testHost, Caches: st.store, Runner: h.runner, Commands: h.tracker,
+		HostName: testHost, Caches: st.store, Runner: h.runner,
 		Sender: h.sender, Recovery: h.rec, Interval: interval, SlowCheckAfter: slowAfter,
 		Log: logrus.NewEntry(l).WithField("component", "statusexec"),
 	}
@@ -497,6 +487,9 @@ func startExecutor(t *testing.T, st *stack, tune func(*Config)) *harness {
 	e.onCycle = func() { h.cycles <- struct{}{} }
 	e.onAfter = func() { h.afters <- struct{}{} }
 	h.exec = e
+	if before != nil {
+		before(e)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
