@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // amsCheck is an AMS alert: a window of Ambari Metrics data points, a
@@ -23,25 +25,25 @@ type amsCheck struct {
 	minimumValue any
 	value        *string
 	compute      *string
-	thresholds   *pyDict
+	thresholds   *pyvalue.Dict
 }
 
 // defaultAMSPort is used when the URI has no port.
 const defaultAMSPort = 6188
 
-func newAMSCheck(src *pyDict) (*amsCheck, error) {
+func newAMSCheck(src *pyvalue.Dict) (*amsCheck, error) {
 	c := &amsCheck{}
 	var err error
 	if c.thresholds, c.uri, err = collectorSource(src); err != nil {
 		return nil, err
 	}
-	ams, ok := dictGet(src, "ams").(*pyDict)
+	ams, ok := dictGet(src, "ams").(*pyvalue.Dict)
 	if !ok {
 		return c, nil
 	}
 	c.hasAMS = true
 	for _, k := range []string{"metric_list", "interval", "app_id", "minimum_value"} {
-		if _, ok := ams.get(k); !ok {
+		if _, ok := ams.Get(k); !ok {
 			return nil, fmt.Errorf("ams.%s is missing", k)
 		}
 	}
@@ -50,10 +52,10 @@ func newAMSCheck(src *pyDict) (*amsCheck, error) {
 		return nil, errors.New("ams.metric_list is not a list")
 	}
 	for _, m := range list {
-		c.metricList = append(c.metricList, pyStr(m))
+		c.metricList = append(c.metricList, pyvalue.Str(m))
 	}
 	c.interval = dictGet(ams, "interval")
-	if _, ok := pyNumber(c.interval); !ok {
+	if _, ok := pyvalue.Number(c.interval); !ok {
 		return nil, errors.New("ams.interval is not a number")
 	}
 	c.appID = dictGet(ams, "app_id")
@@ -113,13 +115,13 @@ func (c *amsCheck) load(ctx context.Context, r *run, host string, port int) ([]a
 	case int64:
 		start = strconv.FormatInt(now-60*1000*iv, 10)
 	default:
-		f, _ := pyNumber(iv)
-		start = floatRepr(float64(now) - 60*1000*f)
+		f, _ := pyvalue.Number(iv)
+		start = pyvalue.FloatRepr(float64(now) - 60*1000*f)
 	}
 	// Parameter order as Python's dict gives it to urlencode.
 	q := []string{
 		"metricNames=" + url.QueryEscape(strings.Join(c.metricList, ",")),
-		"appId=" + url.QueryEscape(pyStr(c.appID)),
+		"appId=" + url.QueryEscape(pyvalue.Str(c.appID)),
 		"hostname=" + url.QueryEscape(r.host()),
 		"startTime=" + url.QueryEscape(start),
 		"endTime=" + strconv.FormatInt(now, 10),
@@ -143,34 +145,34 @@ func (c *amsCheck) load(ctx context.Context, r *run, host string, port int) ([]a
 	if err != nil {
 		return nil, resp.StatusCode, nil
 	}
-	doc, err := parsePyJSON(body)
+	doc, err := pyvalue.ParseJSON(body)
 	if err != nil {
 		return nil, resp.StatusCode, nil
 	}
-	top, ok := doc.(*pyDict)
+	top, ok := doc.(*pyvalue.Dict)
 	if !ok {
-		return nil, 0, fmt.Errorf("%s indices must be integers or slices, not str", pyTypeName(doc))
+		return nil, 0, fmt.Errorf("%s indices must be integers or slices, not str", pyvalue.TypeName(doc))
 	}
-	list, ok := top.get("metrics")
+	list, ok := top.Get("metrics")
 	if !ok {
 		return nil, 0, errors.New("'metrics'")
 	}
 	items, _ := list.([]any)
 	byName := map[string]any{}
 	for _, it := range items {
-		d, ok := it.(*pyDict)
+		d, ok := it.(*pyvalue.Dict)
 		if !ok {
 			continue
 		}
-		name, okN := d.get("metricname")
-		points, okP := d.get("metrics")
+		name, okN := d.Get("metricname")
+		points, okP := d.Get("metrics")
 		if !okN {
 			return nil, 0, errors.New("'metricname'")
 		}
 		if !okP {
 			return nil, 0, errors.New("'metrics'")
 		}
-		byName[pyStr(name)] = points
+		byName[pyvalue.Str(name)] = points
 	}
 	var metrics []any
 	for _, name := range c.metricList {
@@ -199,15 +201,15 @@ func (c *amsCheck) computeValue(ctx context.Context, r *run, metrics []any) (any
 	buf = append(buf, `,"compute":`...)
 	buf = appendJSONString(buf, c.compute)
 	buf = append(buf, `,"minimum_value":`...)
-	buf = appendPyJSON(buf, toPy(c.minimumValue))
+	buf = pyvalue.AppendJSON(buf, pyvalue.From(c.minimumValue))
 	buf = append(buf, `,"metrics":`...)
-	buf = appendPyJSON(buf, metrics)
+	buf = pyvalue.AppendJSON(buf, metrics)
 	buf = append(buf, '}')
 	out, err := r.m.python.Call(ctx, "ams", json.RawMessage(buf), expressionTimeout)
 	if err != nil {
 		return nil, helperError(err, "the AMS computation")
 	}
-	return parsePyJSON(out)
+	return pyvalue.ParseJSON(out)
 }
 
 func appendJSONString(buf []byte, s *string) []byte {

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // jmxBean is one JMX bean query and the attributes read from it.
@@ -20,9 +22,9 @@ type jmxBean struct {
 
 // collectorSource reads what METRIC and AMS sources share: the reporting
 // thresholds and the collector's URI structure (nil when absent).
-func collectorSource(src *pyDict) (thresholds *pyDict, uri *uriSpec, err error) {
-	thresholds, _ = dictGet(src, "reporting").(*pyDict)
-	if v, ok := src.get("uri"); ok {
+func collectorSource(src *pyvalue.Dict) (thresholds *pyvalue.Dict, uri *uriSpec, err error) {
+	thresholds, _ = dictGet(src, "reporting").(*pyvalue.Dict)
+	if v, ok := src.Get("uri"); ok {
 		if uri, err = parseURISpec(v); err != nil {
 			return nil, nil, err
 		}
@@ -45,7 +47,7 @@ func (r *run) endpoint(uri *uriSpec, defaultPort int) (ssl bool, host string, po
 	if !ok || strings.Contains(host, "0.0.0.0") {
 		host = r.host()
 	}
-	port, ok = portFromURL(toPy(au.uri))
+	port, ok = portFromURL(pyvalue.From(au.uri))
 	if !ok {
 		port = defaultPort
 	}
@@ -59,16 +61,16 @@ type metricCheck struct {
 	beans      []jmxBean // grouped by bean, in order of first appearance
 	hasJMX     bool
 	expression *string
-	thresholds *pyDict // source.reporting
+	thresholds *pyvalue.Dict // source.reporting
 }
 
-func newMetricCheck(src *pyDict) (*metricCheck, error) {
+func newMetricCheck(src *pyvalue.Dict) (*metricCheck, error) {
 	c := &metricCheck{}
 	var err error
 	if c.thresholds, c.uri, err = collectorSource(src); err != nil {
 		return nil, err
 	}
-	jmx, ok := dictGet(src, "jmx").(*pyDict)
+	jmx, ok := dictGet(src, "jmx").(*pyvalue.Dict)
 	if !ok {
 		return c, nil
 	}
@@ -81,7 +83,7 @@ func newMetricCheck(src *pyDict) (*metricCheck, error) {
 	for _, item := range list {
 		s, ok := item.(string)
 		if !ok {
-			return nil, fmt.Errorf("jmx.property_list item %s is not a string", pyRepr(item))
+			return nil, fmt.Errorf("jmx.property_list item %s is not a string", pyvalue.Repr(item))
 		}
 		parts := strings.Split(s, "/")
 		if len(parts) < 2 {
@@ -152,22 +154,22 @@ func (r *run) evalExpression(ctx context.Context, expr string, values []any) (an
 	e, _ := json.Marshal(expr)
 	buf = append(buf, e...)
 	buf = append(buf, `,"values":`...)
-	buf = appendPyJSON(buf, values)
+	buf = pyvalue.AppendJSON(buf, values)
 	buf = append(buf, '}')
 	out, err := r.m.python.Call(ctx, "eval", json.RawMessage(buf), expressionTimeout)
 	if err != nil {
 		return nil, helperError(err, "the value expression")
 	}
-	return parsePyJSON(out)
+	return pyvalue.ParseJSON(out)
 }
 
 // thresholdState is MetricAlert._get_result: when critical >= warning
 // higher values are worse, otherwise lower ones; an "ok" threshold, when
 // given, bounds the OK range (outside it: UNKNOWN). Comparisons follow
 // Python's rules, so a missing threshold or a non-numeric value is an error.
-func thresholdState(reporting *pyDict, value any) (string, error) {
+func thresholdState(reporting *pyvalue.Dict, value any) (string, error) {
 	find := func(state string) any {
-		e, _ := dictGet(reporting, state).(*pyDict)
+		e, _ := dictGet(reporting, state).(*pyvalue.Dict)
 		return dictGet(e, "value")
 	}
 	okV, warn, crit := find("ok"), find("warning"), find("critical")
@@ -177,7 +179,7 @@ func thresholdState(reporting *pyDict, value any) (string, error) {
 		if cmpErr != nil {
 			return false
 		}
-		res, err := pyCompare(a, op, b)
+		res, err := pyvalue.Compare(a, op, b)
 		cmpErr = err
 		return res
 	}
@@ -239,7 +241,7 @@ func (c *metricCheck) loadJMX(ctx context.Context, r *run, ssl bool, host string
 				return nil, 0, err
 			}
 			if err == nil {
-				content = []byte(pyStr(res.Out))
+				content = []byte(pyvalue.Str(res.Out))
 			}
 		} else {
 			content = r.m.fetchJMX(ctx, u, c.uri.connectionTimeout)
@@ -247,23 +249,23 @@ func (c *metricCheck) loadJMX(ctx context.Context, r *run, ssl bool, host string
 		doc, data, ok := firstBean(content)
 		if ok {
 			for _, attr := range bean.attrs {
-				if _, present := data.get(attr); !present {
+				if _, present := data.Get(attr); !present {
 					for _, b := range doc {
-						bd, ok := b.(*pyDict)
+						bd, ok := b.(*pyvalue.Dict)
 						if !ok {
 							continue
 						}
 						if n, _ := dictGet(bd, "name").(string); n == bean.name {
-							if _, has := bd.get(attr); !has {
+							if _, has := bd.Get(attr); !has {
 								return nil, 0, fmt.Errorf("Unable to find %s in JSON from %s ", attr, u)
 							}
 							data = bd
 						}
 					}
 				}
-				v, present := data.get(attr)
+				v, present := data.Get(attr)
 				if !present {
-					return nil, 0, fmt.Errorf("%s", strRepr(attr)) // Python's KeyError
+					return nil, 0, fmt.Errorf("%s", pyvalue.StrRepr(attr)) // Python's KeyError
 				}
 				values = append(values, v)
 			}
@@ -281,15 +283,15 @@ func (c *metricCheck) loadJMX(ctx context.Context, r *run, ssl bool, host string
 }
 
 // firstBean parses a JMX response: the "beans" list and its first element.
-func firstBean(content []byte) ([]any, *pyDict, bool) {
+func firstBean(content []byte) ([]any, *pyvalue.Dict, bool) {
 	if len(content) == 0 {
 		return nil, nil, false
 	}
-	v, err := parsePyJSON(content)
+	v, err := pyvalue.ParseJSON(content)
 	if err != nil {
 		return nil, nil, false
 	}
-	top, ok := v.(*pyDict)
+	top, ok := v.(*pyvalue.Dict)
 	if !ok {
 		return nil, nil, false
 	}
@@ -297,7 +299,7 @@ func firstBean(content []byte) ([]any, *pyDict, bool) {
 	if !ok || len(beans) == 0 {
 		return nil, nil, false
 	}
-	first, ok := beans[0].(*pyDict)
+	first, ok := beans[0].(*pyvalue.Dict)
 	if !ok {
 		return nil, nil, false
 	}

@@ -1,4 +1,4 @@
-package alerts
+package pyvalue
 
 import (
 	"encoding/json"
@@ -7,12 +7,12 @@ import (
 	"math"
 )
 
-// parsePyJSON decodes JSON the way Python's json.loads does and returns the
-// value in the Python value model (pyvalue.go): integers stay ints, objects
+// ParseJSON decodes JSON the way Python's json.loads does and returns the
+// value in the Python value model (doc.go): integers stay ints, objects
 // keep their key order, and the non-standard NaN, Infinity and -Infinity
 // tokens are accepted. Hadoop's JMX servlet and Python's json.dumps both
 // emit those tokens, and encoding/json rejects them.
-func parsePyJSON(data []byte) (any, error) {
+func ParseJSON(data []byte) (any, error) {
 	p := pyJSONParser{data: data}
 	p.skipSpace()
 	v, err := p.value(0)
@@ -93,7 +93,7 @@ func (p *pyJSONParser) value(depth int) (any, error) {
 
 func (p *pyJSONParser) object(depth int) (any, error) {
 	p.pos++ // {
-	d := newPyDict()
+	d := NewDict()
 	p.skipSpace()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
 		p.pos++
@@ -118,7 +118,7 @@ func (p *pyJSONParser) object(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		d.set(k, v)
+		d.Set(k, v)
 		p.skipSpace()
 		if p.pos >= len(p.data) {
 			return nil, p.errorf("Expecting ',' delimiter")
