@@ -18,6 +18,7 @@ import (
 	"github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/ambari-go/ambari-agent/internal/cache"
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 const (
@@ -226,7 +227,7 @@ func testkitParams(script string, timeout int, more map[string]any) map[string]a
 
 // request builds a Request with the standard task files.
 func (e *env) request(h map[string]any) Request {
-	f := e.orch.TaskFiles(TypeExecution, pyStr(h["taskId"]))
+	f := e.orch.TaskFiles(TypeExecution, pyvalue.Str(h["taskId"]))
 	return Request{Command: h, OutFile: f.Out, ErrFile: f.Err, Overwrite: true}
 }
 

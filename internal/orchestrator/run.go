@@ -11,8 +11,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ambari-go/ambari-agent/internal/pyrunner"
 	"github.com/sirupsen/logrus"
+
+	"github.com/ambari-go/ambari-agent/internal/pyrunner"
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // maxTimeout keeps absurd command_timeout values from overflowing.
@@ -27,7 +29,7 @@ const maxTimeout = 100 * 365 * 24 * time.Hour
 // waiting and returns a result with Err == ErrStopped, leaving the script
 // (and whatever it started) running. Use Cancel to kill a command.
 func (o *Orchestrator) Run(ctx context.Context, req Request) Result {
-	taskID := pyStr(req.Command["taskId"])
+	taskID := pyvalue.Str(req.Command["taskId"])
 	t := o.register(taskID)
 	t.onStarted = req.OnProcessStarted
 	log := o.log.WithField("taskId", taskID)
@@ -131,11 +133,11 @@ func (o *Orchestrator) execute(ctx context.Context, log *logrus.Entry, t *task, 
 		return res, false
 	}
 	if isCluster(p.clusterID) && !s.status {
-		role := pyStr(p.cmd["role"])
+		role := pyvalue.Str(p.cmd["role"])
 		o.componentStarted(p.clusterID, role)
 		defer o.componentDone(p.clusterID, role)
 		if svc, ok := p.cmd["serviceName"]; ok && o.cfg.ComponentCommandStarted != nil {
-			o.cfg.ComponentCommandStarted(p.clusterID, pyStr(svc), role)
+			o.cfg.ComponentCommandStarted(p.clusterID, pyvalue.Str(svc), role)
 		}
 	}
 	if p.background {
