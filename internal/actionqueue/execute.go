@@ -13,6 +13,7 @@ import (
 
 	"github.com/ambari-go/ambari-agent/internal/orchestrator"
 	"github.com/ambari-go/ambari-agent/internal/protocol"
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // Texts the agent adds to command output (docs/behaviour.md §5.3).
@@ -112,7 +113,7 @@ type retryParams struct {
 func (q *Queue) retryParamsOf(c *command) retryParams {
 	var p retryParams
 	if hasCommandParam(c.raw, "max_duration_for_retries") {
-		p.maxDuration, _ = intOf(commandParams(c.raw)["max_duration_for_retries"])
+		p.maxDuration, _ = pyvalue.Integral(commandParams(c.raw)["max_duration_for_retries"])
 		// Python's int() would raise and the command would never report;
 		// an unreadable budget means one attempt.
 	}

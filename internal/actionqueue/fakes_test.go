@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ambari-go/ambari-agent/internal/orchestrator"
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // virtualClock is the retry loop's clock in tests: time passes only when
@@ -166,6 +167,6 @@ func (r *fakeRecovery) observed() (started, finished []string) {
 }
 
 func taskText(c map[string]any) string {
-	id, _ := intOf(c["taskId"])
+	id, _ := pyvalue.Integral(c["taskId"])
 	return strconv.FormatInt(id, 10)
 }

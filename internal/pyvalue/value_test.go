@@ -48,6 +48,8 @@ var valueCases = []valueCase{
 	{`"_1"`, "_1", 0, noInt, true},
 	{`"1_"`, "1_", 0, noInt, true},
 	{`"+-1"`, "+-1", 0, noInt, true},
+	{`"--3"`, "--3", 0, noInt, true},
+	{`"5 5"`, "5 5", 0, noInt, true},
 	{`"0x10"`, "0x10", 0, noInt, true},
 	{`"1.5"`, "1.5", 0, noInt, true},
 	{`" "`, " ", 0, noInt, true},
