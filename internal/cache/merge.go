@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // The merge functions take the current content (never modified) and an
@@ -354,32 +356,15 @@ func subtractIDs(have, remove any) ([]any, error) {
 	return out, nil
 }
 
-// metadataUpdate deep-merges every cluster: nested objects merge key by key,
-// any other value (arrays included) replaces; keys are never removed.
+// metadataUpdate deep-merges every cluster as Python's Utils.update_nested
+// does: nested objects merge key by key, any other value (arrays included)
+// replaces; keys are never removed. The snapshot's maps are not modified.
 func metadataUpdate(cur, ev clusterSet, _ *logrus.Entry) (clusterSet, error) {
 	next := cur.clone()
 	for _, id := range ev.ids {
-		next.put(id, mergeNested(next.m[id], ev.m[id]))
+		next.put(id, pyvalue.MergeNested(next.m[id], ev.m[id]))
 	}
 	return next, nil
-}
-
-// mergeNested returns dst updated by src without modifying dst; a dst that is
-// not an object is replaced, as Python's Utils.update_nested does.
-func mergeNested(dst, src map[string]any) map[string]any {
-	out := make(map[string]any, len(dst)+len(src))
-	for k, v := range dst {
-		out[k] = v
-	}
-	for k, v := range src {
-		if sm, ok := v.(map[string]any); ok {
-			dm, _ := out[k].(map[string]any)
-			out[k] = mergeNested(dm, sm)
-			continue
-		}
-		out[k] = v
-	}
-	return out
 }
 
 // metadataDelete only removes whole clusters; any non-empty cluster object is

@@ -221,3 +221,22 @@ func TestMergeNested(t *testing.T) {
 		t.Errorf("merge result aliases src: %v", src)
 	}
 }
+
+// TestDeepCopy: a copy shares nothing mutable, keeps nil nil and turns the
+// typed views' maps and lists into JSON-shaped ones.
+func TestDeepCopy(t *testing.T) {
+	src := decodeJSON(t, `{"m":{"k":"v"},"l":[{"x":1}],"n":null}`).(map[string]any)
+	cp := DeepCopy(src).(map[string]any)
+	cp["m"].(map[string]any)["k"] = "changed"
+	cp["l"].([]any)[0].(map[string]any)["x"] = 2
+	if !reflect.DeepEqual(src, decodeJSON(t, `{"m":{"k":"v"},"l":[{"x":1}],"n":null}`)) {
+		t.Errorf("copy shares with the original: %v", src)
+	}
+	if m := DeepCopy(map[string]any(nil)).(map[string]any); m != nil {
+		t.Error("DeepCopy of a nil map is not nil")
+	}
+	typed := DeepCopy(map[string]any{"s": map[string]string{"a": "1"}, "l": []string{"x"}})
+	if want := (map[string]any{"s": map[string]any{"a": "1"}, "l": []any{"x"}}); !reflect.DeepEqual(typed, want) {
+		t.Errorf("typed values copied as %#v", typed)
+	}
+}
