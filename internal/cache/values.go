@@ -67,10 +67,12 @@ func canonicalInt(s string) bool {
 	return pyvalue.IsDigits(digits) && (digits[0] != '0' || s == "0")
 }
 
-// str renders a scalar as the string a reader of a "string map" expects:
-// strings as is, numbers by their JSON text, booleans as true/false, null as
-// "". Objects and arrays become compact JSON.
-func str(v any) string {
+// viewText is the string a typed view holds for a JSON value: strings as
+// is, numbers by their JSON text, booleans as true/false, null as "",
+// objects and arrays as compact JSON. It is deliberately not Python's str()
+// (internal/pyvalue): the Python agent keeps the JSON value itself, and the
+// readers of these views compare with the JSON spelling ("true").
+func viewText(v any) string {
 	switch t := v.(type) {
 	case nil:
 		return ""
@@ -90,7 +92,7 @@ func str(v any) string {
 }
 
 // stringMap converts a JSON object of (normally) strings to map[string]string
-// with str; null values are left out. A non-object gives nil.
+// with viewText; null values are left out. A non-object gives nil.
 func stringMap(v any) map[string]string {
 	m, ok := v.(map[string]any)
 	if !ok {
@@ -101,7 +103,7 @@ func stringMap(v any) map[string]string {
 		if e == nil {
 			continue
 		}
-		out[k] = str(e)
+		out[k] = viewText(e)
 	}
 	return out
 }
