@@ -192,7 +192,7 @@ func (f *formatter) lookup(name string) (any, error) {
 		f.numbering = 1
 		idx = f.next
 		f.next++
-	case isDigits(head):
+	case IsDigits(head):
 		if f.numbering == 1 {
 			return nil, valueErrorf("cannot switch from automatic field numbering to manual field specification")
 		}
@@ -249,7 +249,7 @@ func (f *formatter) lookup(name string) (any, error) {
 
 // pySubscript is obj[key] as str.format does it: an all-digit key is an int.
 func pySubscript(obj any, key string) (any, error) {
-	if isDigits(key) {
+	if IsDigits(key) {
 		n, err := strconv.Atoi(key)
 		if err != nil {
 			return nil, valueErrorf("Too many decimal digits in format string")
@@ -285,30 +285,15 @@ func pySubscript(obj any, key string) (any, error) {
 	return nil, pyErrorf("TypeError", "'%s' object is not subscriptable", TypeName(obj))
 }
 
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
+// asciiEscape is what ascii() does to repr's text: every non-ASCII
+// character escaped.
 func asciiEscape(s string) string {
 	var b strings.Builder
 	for _, r := range s {
-		switch {
-		case r < 0x80:
+		if r < 0x80 {
 			b.WriteRune(r)
-		case r <= 0xff:
-			fmt.Fprintf(&b, "\\x%02x", r)
-		case r <= 0xffff:
-			fmt.Fprintf(&b, "\\u%04x", r)
-		default:
-			fmt.Fprintf(&b, "\\U%08x", r)
+		} else {
+			writeEscape(&b, r)
 		}
 	}
 	return b.String()

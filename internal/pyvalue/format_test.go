@@ -106,10 +106,6 @@ var formatCases = []formatCase{
 // [text, null] or [null, "ExceptionClass", "message"].
 func pythonFormat(t testing.TB, cases []formatCase) [][]any {
 	t.Helper()
-	in, err := json.Marshal(cases)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const prog = `
 import json, sys
 out = []
@@ -121,17 +117,37 @@ for c in json.loads(sys.stdin.read()):
         out.append([None, type(e).__name__, str(e)])
 print(json.dumps(out))
 `
+	var res [][]any
+	runPython(t, prog, cases, &res)
+	return res
+}
+
+// runPython runs prog with in as JSON on its standard input and decodes
+// what it prints into out (numbers as json.Number).
+func runPython(t testing.TB, prog string, in, out any) {
+	t.Helper()
+	data, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command("python3", "-c", prog)
-	cmd.Stdin = bytes.NewReader(in)
+	cmd.Stdin = bytes.NewReader(data)
 	b, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("python3: %v", err)
 	}
-	var res [][]any
-	if err := json.Unmarshal(b, &res); err != nil {
-		t.Fatalf("decode python output %q: %v", b, err)
+	decodeNumbers(t, b, out)
+}
+
+// decodeNumbers decodes data into out as the agent decodes JSON: numbers as
+// json.Number.
+func decodeNumbers(t testing.TB, data []byte, out any) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(out); err != nil {
+		t.Fatalf("decode %q: %v", data, err)
 	}
-	return res
 }
 
 func mustPyArgs(t testing.TB, s string) []any {

@@ -12,26 +12,20 @@ import (
 // infinities fail) and decimal strings as ParseInt reads them.
 func Int(v any) (int64, bool) {
 	switch t := v.(type) {
-	case bool:
-		if t {
-			return 1, true
-		}
-		return 0, true
 	case int64:
 		return t, true
 	case int:
-		return int64(t), true
-	case float64:
-		if math.IsNaN(t) || math.Abs(t) >= 1<<63 {
-			return 0, false
-		}
 		return int64(t), true
 	case json.Number:
 		return Int(From(t))
 	case string:
 		return ParseInt(t)
 	}
-	return 0, false
+	f, ok := Number(v) // bool or float
+	if !ok || math.IsNaN(f) || math.Abs(f) >= 1<<63 {
+		return 0, false
+	}
+	return int64(f), true
 }
 
 // Integral is Int for the values that name an id, a count or a timeout in a

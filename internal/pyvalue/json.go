@@ -92,76 +92,73 @@ func (p *pyJSONParser) value(depth int) (any, error) {
 }
 
 func (p *pyJSONParser) object(depth int) (any, error) {
-	p.pos++ // {
 	d := NewDict()
-	p.skipSpace()
-	if p.pos < len(p.data) && p.data[p.pos] == '}' {
-		p.pos++
-		return d, nil
-	}
-	for {
-		p.skipSpace()
+	err := p.sequence('}', func() error {
 		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
-			return nil, p.errorf("Expecting property name enclosed in double quotes")
+			return p.errorf("Expecting property name enclosed in double quotes")
 		}
 		k, err := p.str()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		p.skipSpace()
 		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
-			return nil, p.errorf("Expecting ':' delimiter")
+			return p.errorf("Expecting ':' delimiter")
 		}
 		p.pos++
 		p.skipSpace()
 		v, err := p.value(depth + 1)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		d.Set(k, v)
-		p.skipSpace()
-		if p.pos >= len(p.data) {
-			return nil, p.errorf("Expecting ',' delimiter")
-		}
-		switch p.data[p.pos] {
-		case ',':
-			p.pos++
-		case '}':
-			p.pos++
-			return d, nil
-		default:
-			return nil, p.errorf("Expecting ',' delimiter")
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return d, nil
 }
 
 func (p *pyJSONParser) array(depth int) (any, error) {
-	p.pos++ // [
 	out := []any{}
+	err := p.sequence(']', func() error {
+		v, err := p.value(depth + 1)
+		out = append(out, v)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// sequence reads an object's or an array's items, from its opening
+// character to close, with item reading one (space before it skipped).
+func (p *pyJSONParser) sequence(close byte, item func() error) error {
+	p.pos++ // the opening '{' or '['
 	p.skipSpace()
-	if p.pos < len(p.data) && p.data[p.pos] == ']' {
+	if p.pos < len(p.data) && p.data[p.pos] == close {
 		p.pos++
-		return out, nil
+		return nil
 	}
 	for {
 		p.skipSpace()
-		v, err := p.value(depth + 1)
-		if err != nil {
-			return nil, err
+		if err := item(); err != nil {
+			return err
 		}
-		out = append(out, v)
 		p.skipSpace()
 		if p.pos >= len(p.data) {
-			return nil, p.errorf("Expecting ',' delimiter")
+			return p.errorf("Expecting ',' delimiter")
 		}
 		switch p.data[p.pos] {
 		case ',':
 			p.pos++
-		case ']':
+		case close:
 			p.pos++
-			return out, nil
+			return nil
 		default:
-			return nil, p.errorf("Expecting ',' delimiter")
+			return p.errorf("Expecting ',' delimiter")
 		}
 	}
 }

@@ -61,18 +61,8 @@ func From(v any) any {
 			out[i] = From(e)
 		}
 		return out
-	case []string:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = e
-		}
-		return out
-	case map[string]string:
-		m := make(map[string]any, len(t))
-		for k, e := range t {
-			m[k] = e
-		}
-		return From(m)
+	case []string, map[string]string:
+		return From(DeepCopy(t))
 	case map[string]any:
 		keys := make([]string, 0, len(t))
 		for k := range t {
@@ -237,20 +227,25 @@ func StrRepr(s string) string {
 		case r < 0x7f:
 			b.WriteRune(r)
 		case !unicode.IsPrint(r):
-			switch {
-			case r <= 0xff:
-				fmt.Fprintf(&b, "\\x%02x", r)
-			case r <= 0xffff:
-				fmt.Fprintf(&b, "\\u%04x", r)
-			default:
-				fmt.Fprintf(&b, "\\U%08x", r)
-			}
+			writeEscape(&b, r)
 		default:
 			b.WriteRune(r)
 		}
 	}
 	b.WriteByte(quote)
 	return b.String()
+}
+
+// writeEscape writes r as Python escapes a character it does not print.
+func writeEscape(b *strings.Builder, r rune) {
+	switch {
+	case r <= 0xff:
+		fmt.Fprintf(b, "\\x%02x", r)
+	case r <= 0xffff:
+		fmt.Fprintf(b, "\\u%04x", r)
+	default:
+		fmt.Fprintf(b, "\\U%08x", r)
+	}
 }
 
 // FloatRepr is repr(float): the shortest round-tripping digits, fixed

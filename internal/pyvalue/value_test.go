@@ -1,9 +1,7 @@
 package pyvalue
 
 import (
-	"bytes"
 	"encoding/json"
-	"os/exec"
 	"reflect"
 	"testing"
 )
@@ -69,7 +67,6 @@ func TestValueTable(t *testing.T) {
 	for i, c := range valueCases {
 		texts[i] = c.JSON
 	}
-	in, _ := json.Marshal(texts)
 	const prog = `
 import json, sys
 out = []
@@ -82,18 +79,8 @@ for text in json.loads(sys.stdin.read()):
     out.append([str(v), n, bool(v)])
 print(json.dumps(out))
 `
-	cmd := exec.Command("python3", "-c", prog)
-	cmd.Stdin = bytes.NewReader(in)
-	b, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("python3: %v", err)
-	}
 	var py [][3]any
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&py); err != nil {
-		t.Fatal(err)
-	}
+	runPython(t, prog, texts, &py)
 	for i, c := range valueCases {
 		p := py[i]
 		if p[0] != c.Str || p[2] != c.Truth {
@@ -134,14 +121,9 @@ print(json.dumps(out))
 
 func itoa(i int64) string { return Str(i) }
 
-func decodeJSON(t *testing.T, s string) any {
-	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
-	dec.UseNumber()
+func decodeJSON(t testing.TB, s string) any {
 	var v any
-	if err := dec.Decode(&v); err != nil {
-		t.Fatalf("decode %s: %v", s, err)
-	}
+	decodeNumbers(t, []byte(s), &v)
 	return v
 }
 
@@ -238,5 +220,43 @@ func TestDeepCopy(t *testing.T) {
 	typed := DeepCopy(map[string]any{"s": map[string]string{"a": "1"}, "l": []string{"x"}})
 	if want := (map[string]any{"s": map[string]any{"a": "1"}, "l": []any{"x"}}); !reflect.DeepEqual(typed, want) {
 		t.Errorf("typed values copied as %#v", typed)
+	}
+}
+
+// TestJSONDialect: ParseJSON accepts what Python's json.loads accepts (NaN
+// and Infinity included) and AppendJSON writes what json.dumps writes with
+// compact separators and UTF-8 text (ensure_ascii=False: json.loads reads
+// both spellings the same); both checked against python3.
+func TestJSONDialect(t *testing.T) {
+	texts := []string{
+		`{"b": 1, "a": [1.0, -0.0, 1e16, 1E-5, NaN, Infinity, -Infinity]}`,
+		`[true, false, null, "caf\u00e9", "\"q\"\n", 12345678901234567]`,
+		` {"nested": {"x": [[], {}]}} `,
+		`{"a": 1,}`, `[1,]`, `[1 2]`, `{"a" 1}`, `{1: 2}`, `[01]`, `"\x"`, `nan`, `[1] x`, ``, `-`, `1.`,
+	}
+	const prog = `
+import json, sys
+out = []
+for text in json.loads(sys.stdin.read()):
+    try:
+        out.append(json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=False))
+    except ValueError:
+        out.append(None)
+print(json.dumps(out))
+`
+	var want []*string
+	runPython(t, prog, texts, &want)
+	for i, text := range texts {
+		v, err := ParseJSON([]byte(text))
+		switch {
+		case want[i] == nil && err == nil:
+			t.Errorf("ParseJSON(%s) accepted what Python refuses", text)
+		case want[i] != nil && err != nil:
+			t.Errorf("ParseJSON(%s): %v", text, err)
+		case want[i] != nil:
+			if got := string(AppendJSON(nil, v)); got != *want[i] {
+				t.Errorf("AppendJSON(ParseJSON(%s)) = %s, Python gives %s", text, got, *want[i])
+			}
+		}
 	}
 }
