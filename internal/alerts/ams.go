@@ -17,31 +17,28 @@ import (
 // amsCheck is an AMS alert: a window of Ambari Metrics data points, a
 // per-point Python expression, an aggregate, thresholds.
 type amsCheck struct {
-	uri          *uriSpec
-	hasAMS       bool
+	collectorSource
 	metricList   []string
 	interval     any // minutes, int or float as written
 	appID        any
 	minimumValue any
 	value        *string
 	compute      *string
-	thresholds   *pyvalue.Dict
 }
 
 // defaultAMSPort is used when the URI has no port.
 const defaultAMSPort = 6188
 
 func newAMSCheck(src *pyvalue.Dict) (*amsCheck, error) {
-	c := &amsCheck{}
-	var err error
-	if c.thresholds, c.uri, err = collectorSource(src); err != nil {
+	col, err := readCollector(src, "ams")
+	if err != nil {
 		return nil, err
 	}
-	ams, ok := dictGet(src, "ams").(*pyvalue.Dict)
-	if !ok {
+	c := &amsCheck{collectorSource: col}
+	ams := c.section
+	if ams == nil {
 		return c, nil
 	}
-	c.hasAMS = true
 	for _, k := range []string{"metric_list", "interval", "app_id", "minimum_value"} {
 		if _, ok := ams.Get(k); !ok {
 			return nil, fmt.Errorf("ams.%s is missing", k)
@@ -72,11 +69,8 @@ func newAMSCheck(src *pyvalue.Dict) (*amsCheck, error) {
 func (c *amsCheck) defaultText(string) string { return "{0}" }
 
 func (c *amsCheck) collect(ctx context.Context, r *run) (string, []any, error) {
-	if !c.hasAMS {
-		return "", nil, errors.New("Could not determine result. Specific metric collector is not defined.")
-	}
 	// AMS is plain HTTP only (the SSL flag is ignored, as in Python).
-	_, host, port, err := r.endpoint(c.uri, defaultAMSPort)
+	_, host, port, err := c.endpoint(r, defaultAMSPort)
 	if err != nil {
 		return "", nil, err
 	}
@@ -98,11 +92,7 @@ func (c *amsCheck) collect(ctx context.Context, r *run) (string, []any, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	state, err := thresholdState(c.thresholds, result)
-	if err != nil {
-		return "", nil, err
-	}
-	return state, []any{result}, nil
+	return c.result(result, []any{result})
 }
 
 // load queries the timeline API (always plain HTTP, as in Python) and

@@ -20,26 +20,39 @@ type jmxBean struct {
 	attrs []string
 }
 
-// collectorSource reads what METRIC and AMS sources share: the reporting
-// thresholds and the collector's URI structure (nil when absent).
-func collectorSource(src *pyvalue.Dict) (thresholds *pyvalue.Dict, uri *uriSpec, err error) {
-	thresholds, _ = dictGet(src, "reporting").(*pyvalue.Dict)
-	if v, ok := src.Get("uri"); ok {
-		if uri, err = parseURISpec(v); err != nil {
-			return nil, nil, err
-		}
-	}
-	return thresholds, uri, nil
+// collectorSource is what METRIC and AMS sources share: the reporting
+// thresholds, the collector's URI structure (nil when absent) and the
+// type's own section ("jmx", "ams"; nil when the source has none).
+type collectorSource struct {
+	thresholds *pyvalue.Dict
+	uri        *uriSpec
+	section    *pyvalue.Dict
 }
 
-// endpoint resolves a METRIC or AMS source.uri to the collector's
-// address: the host from the URI (this host when it has none or names
-// 0.0.0.0), the port from the URI or defaultPort, and whether to use SSL.
-func (r *run) endpoint(uri *uriSpec, defaultPort int) (ssl bool, host string, port int, err error) {
-	if uri == nil {
+func readCollector(src *pyvalue.Dict, section string) (collectorSource, error) {
+	var c collectorSource
+	c.thresholds, _ = dictGet(src, "reporting").(*pyvalue.Dict)
+	if v, ok := src.Get("uri"); ok {
+		var err error
+		if c.uri, err = parseURISpec(v); err != nil {
+			return collectorSource{}, err
+		}
+	}
+	c.section, _ = dictGet(src, section).(*pyvalue.Dict)
+	return c, nil
+}
+
+// endpoint resolves source.uri to the collector's address: the host from
+// the URI (this host when it has none or names 0.0.0.0), the port from the
+// URI or defaultPort, and whether to use SSL.
+func (c *collectorSource) endpoint(r *run, defaultPort int) (ssl bool, host string, port int, err error) {
+	if c.section == nil {
+		return false, "", 0, errors.New("Could not determine result. Specific metric collector is not defined.")
+	}
+	if c.uri == nil {
 		return false, "", 0, errors.New("Could not determine result. URL(s) were not defined.")
 	}
-	au, err := r.cfg.uriFromStructure(uri, r.host(), r.publicHost())
+	au, err := r.cfg.uriFromStructure(c.uri, r.host(), r.publicHost())
 	if err != nil {
 		return false, "", 0, err
 	}
@@ -54,27 +67,33 @@ func (r *run) endpoint(uri *uriSpec, defaultPort int) (ssl bool, host string, po
 	return au.ssl, host, port, nil
 }
 
+// result judges value against the thresholds; args are the texts' arguments.
+func (c *collectorSource) result(value any, args []any) (string, []any, error) {
+	state, err := thresholdState(c.thresholds, value)
+	if err != nil {
+		return "", nil, err
+	}
+	return state, args, nil
+}
+
 // metricCheck is a METRIC alert: JMX attributes over HTTP, an optional
 // Python value expression, thresholds.
 type metricCheck struct {
-	uri        *uriSpec
+	collectorSource
 	beans      []jmxBean // grouped by bean, in order of first appearance
-	hasJMX     bool
 	expression *string
-	thresholds *pyvalue.Dict // source.reporting
 }
 
 func newMetricCheck(src *pyvalue.Dict) (*metricCheck, error) {
-	c := &metricCheck{}
-	var err error
-	if c.thresholds, c.uri, err = collectorSource(src); err != nil {
+	col, err := readCollector(src, "jmx")
+	if err != nil {
 		return nil, err
 	}
-	jmx, ok := dictGet(src, "jmx").(*pyvalue.Dict)
-	if !ok {
+	c := &metricCheck{collectorSource: col}
+	jmx := c.section
+	if jmx == nil {
 		return c, nil
 	}
-	c.hasJMX = true
 	list, ok := dictGet(jmx, "property_list").([]any)
 	if !ok {
 		return nil, errors.New("jmx.property_list is missing")
@@ -106,10 +125,7 @@ func newMetricCheck(src *pyvalue.Dict) (*metricCheck, error) {
 func (c *metricCheck) defaultText(string) string { return "{0}" }
 
 func (c *metricCheck) collect(ctx context.Context, r *run) (string, []any, error) {
-	if !c.hasJMX {
-		return "", nil, errors.New("Could not determine result. Specific metric collector is not defined.")
-	}
-	ssl, host, port, err := r.endpoint(c.uri, 80)
+	ssl, host, port, err := c.endpoint(r, 80)
 	if err != nil {
 		return "", nil, err
 	}
@@ -134,11 +150,7 @@ func (c *metricCheck) collect(ctx context.Context, r *run) (string, []any, error
 	if compared == nil {
 		compared = values[0]
 	}
-	state, err := thresholdState(c.thresholds, compared)
-	if err != nil {
-		return "", nil, err
-	}
-	return state, args, nil
+	return c.result(compared, args)
 }
 
 // expressionTimeout bounds a value expression (they are one-liners, but
@@ -183,33 +195,22 @@ func thresholdState(reporting *pyvalue.Dict, value any) (string, error) {
 		cmpErr = err
 		return res
 	}
+	worse, better := ">=", "<"
+	if !cmp(crit, ">=", warn) {
+		worse, better = "<=", ">"
+	}
 	var state string
-	if cmp(crit, ">=", warn) {
-		switch {
-		case cmp(value, ">=", crit):
-			state = StateCritical
-		case cmp(value, ">=", warn):
-			state = StateWarning
-		case okV == nil:
-			state = StateOK
-		case cmp(value, ">=", okV) && cmp(value, "<", warn):
-			state = StateOK
-		default:
-			state = StateUnknown
-		}
-	} else {
-		switch {
-		case cmp(value, "<=", crit):
-			state = StateCritical
-		case cmp(value, "<=", warn):
-			state = StateWarning
-		case okV == nil:
-			state = StateOK
-		case cmp(value, "<=", okV) && cmp(value, ">", warn):
-			state = StateOK
-		default:
-			state = StateUnknown
-		}
+	switch {
+	case cmp(value, worse, crit):
+		state = StateCritical
+	case cmp(value, worse, warn):
+		state = StateWarning
+	case okV == nil:
+		state = StateOK
+	case cmp(value, worse, okV) && cmp(value, better, warn):
+		state = StateOK
+	default:
+		state = StateUnknown
 	}
 	if cmpErr != nil {
 		return "", cmpErr
