@@ -2,7 +2,6 @@ package alerts
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -30,30 +29,31 @@ type amsCheck struct {
 const defaultAMSPort = 6188
 
 func newAMSCheck(src *pyvalue.Dict) (*amsCheck, error) {
-	col, err := readCollector(src, "ams")
-	if err != nil {
+	c := &amsCheck{}
+	if err := c.read(src, "ams", c.readAMS); err != nil {
 		return nil, err
 	}
-	c := &amsCheck{collectorSource: col}
-	ams := c.section
-	if ams == nil {
-		return c, nil
-	}
+	return c, nil
+}
+
+// readAMS reads source.ams: the metrics, the window, the per-point
+// expression and the aggregate.
+func (c *amsCheck) readAMS(ams *pyvalue.Dict) error {
 	for _, k := range []string{"metric_list", "interval", "app_id", "minimum_value"} {
 		if _, ok := ams.Get(k); !ok {
-			return nil, fmt.Errorf("ams.%s is missing", k)
+			return fmt.Errorf("ams.%s is missing", k)
 		}
 	}
 	list, ok := dictGet(ams, "metric_list").([]any)
 	if !ok {
-		return nil, errors.New("ams.metric_list is not a list")
+		return errors.New("ams.metric_list is not a list")
 	}
 	for _, m := range list {
 		c.metricList = append(c.metricList, pyvalue.Str(m))
 	}
 	c.interval = dictGet(ams, "interval")
 	if _, ok := pyvalue.Number(c.interval); !ok {
-		return nil, errors.New("ams.interval is not a number")
+		return errors.New("ams.interval is not a number")
 	}
 	c.appID = dictGet(ams, "app_id")
 	c.minimumValue = dictGet(ams, "minimum_value")
@@ -63,7 +63,7 @@ func newAMSCheck(src *pyvalue.Dict) (*amsCheck, error) {
 	if v, ok := dictGet(ams, "compute").(string); ok {
 		c.compute = &v
 	}
-	return c, nil
+	return nil
 }
 
 func (c *amsCheck) defaultText(string) string { return "{0}" }
@@ -183,29 +183,18 @@ func netJoin(host string, port int) string {
 // computeValue runs the per-point expression, the minimum filter and the
 // aggregate in the Python helper.
 func (c *amsCheck) computeValue(ctx context.Context, r *run, metrics []any) (any, error) {
-	if r.m.python == nil {
-		return nil, errors.New("no Python helper to compute the AMS value")
-	}
-	buf := []byte(`{"value":`)
-	buf = appendJSONString(buf, c.value)
-	buf = append(buf, `,"compute":`...)
-	buf = appendJSONString(buf, c.compute)
-	buf = append(buf, `,"minimum_value":`...)
-	buf = pyvalue.AppendJSON(buf, pyvalue.From(c.minimumValue))
-	buf = append(buf, `,"metrics":`...)
-	buf = pyvalue.AppendJSON(buf, metrics)
-	buf = append(buf, '}')
-	out, err := r.m.python.Call(ctx, "ams", json.RawMessage(buf), expressionTimeout)
-	if err != nil {
-		return nil, helperError(err, "the AMS computation")
-	}
-	return pyvalue.ParseJSON(out)
+	args := pyvalue.NewDict()
+	args.Set("value", optionalString(c.value))
+	args.Set("compute", optionalString(c.compute))
+	args.Set("minimum_value", pyvalue.From(c.minimumValue))
+	args.Set("metrics", metrics)
+	return r.callPython(ctx, "ams", "the AMS computation", args)
 }
 
-func appendJSONString(buf []byte, s *string) []byte {
+// optionalString is *s, or None.
+func optionalString(s *string) any {
 	if s == nil {
-		return append(buf, "null"...)
+		return nil
 	}
-	b, _ := json.Marshal(*s)
-	return append(buf, b...)
+	return *s
 }

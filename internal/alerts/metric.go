@@ -29,17 +29,21 @@ type collectorSource struct {
 	section    *pyvalue.Dict
 }
 
-func readCollector(src *pyvalue.Dict, section string) (collectorSource, error) {
-	var c collectorSource
+// read reads src's shared part and, when src has the section, hands it to
+// readSection.
+func (c *collectorSource) read(src *pyvalue.Dict, section string, readSection func(*pyvalue.Dict) error) error {
 	c.thresholds, _ = dictGet(src, "reporting").(*pyvalue.Dict)
 	if v, ok := src.Get("uri"); ok {
 		var err error
 		if c.uri, err = parseURISpec(v); err != nil {
-			return collectorSource{}, err
+			return err
 		}
 	}
 	c.section, _ = dictGet(src, section).(*pyvalue.Dict)
-	return c, nil
+	if c.section == nil {
+		return nil
+	}
+	return readSection(c.section)
 }
 
 // endpoint resolves source.uri to the collector's address: the host from
@@ -85,28 +89,28 @@ type metricCheck struct {
 }
 
 func newMetricCheck(src *pyvalue.Dict) (*metricCheck, error) {
-	col, err := readCollector(src, "jmx")
-	if err != nil {
+	c := &metricCheck{}
+	if err := c.read(src, "jmx", c.readJMX); err != nil {
 		return nil, err
 	}
-	c := &metricCheck{collectorSource: col}
-	jmx := c.section
-	if jmx == nil {
-		return c, nil
-	}
+	return c, nil
+}
+
+// readJMX reads source.jmx: the bean attributes and the value expression.
+func (c *metricCheck) readJMX(jmx *pyvalue.Dict) error {
 	list, ok := dictGet(jmx, "property_list").([]any)
 	if !ok {
-		return nil, errors.New("jmx.property_list is missing")
+		return errors.New("jmx.property_list is missing")
 	}
 	index := map[string]int{}
 	for _, item := range list {
 		s, ok := item.(string)
 		if !ok {
-			return nil, fmt.Errorf("jmx.property_list item %s is not a string", pyvalue.Repr(item))
+			return fmt.Errorf("jmx.property_list item %s is not a string", pyvalue.Repr(item))
 		}
 		parts := strings.Split(s, "/")
 		if len(parts) < 2 {
-			return nil, fmt.Errorf("jmx.property_list item %q has no attribute", s)
+			return fmt.Errorf("jmx.property_list item %q has no attribute", s)
 		}
 		i, seen := index[parts[0]]
 		if !seen {
@@ -119,7 +123,7 @@ func newMetricCheck(src *pyvalue.Dict) (*metricCheck, error) {
 	if v, ok := dictGet(jmx, "value").(string); ok {
 		c.expression = &v
 	}
-	return c, nil
+	return nil
 }
 
 func (c *metricCheck) defaultText(string) string { return "{0}" }
@@ -159,18 +163,21 @@ const expressionTimeout = 30 * time.Second
 
 // evalExpression runs a METRIC value expression in the Python helper.
 func (r *run) evalExpression(ctx context.Context, expr string, values []any) (any, error) {
+	args := pyvalue.NewDict()
+	args.Set("expression", expr)
+	args.Set("values", values)
+	return r.callPython(ctx, "eval", "the value expression", args)
+}
+
+// callPython runs op in the Python helper with args and reads its result in
+// Python's JSON dialect; what names the work in errors.
+func (r *run) callPython(ctx context.Context, op, what string, args *pyvalue.Dict) (any, error) {
 	if r.m.python == nil {
-		return nil, errors.New("no Python helper to evaluate the value expression")
+		return nil, fmt.Errorf("no Python helper for %s", what)
 	}
-	buf := []byte(`{"expression":`)
-	e, _ := json.Marshal(expr)
-	buf = append(buf, e...)
-	buf = append(buf, `,"values":`...)
-	buf = pyvalue.AppendJSON(buf, values)
-	buf = append(buf, '}')
-	out, err := r.m.python.Call(ctx, "eval", json.RawMessage(buf), expressionTimeout)
+	out, err := r.m.python.Call(ctx, op, json.RawMessage(pyvalue.AppendJSON(nil, args)), expressionTimeout)
 	if err != nil {
-		return nil, helperError(err, "the value expression")
+		return nil, helperError(err, what)
 	}
 	return pyvalue.ParseJSON(out)
 }
