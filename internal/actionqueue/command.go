@@ -5,11 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
-	"strings"
 
 	"github.com/ambari-go/ambari-agent/internal/protocol"
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // nullValue replaces a missing clusterId or serviceName, as the Python
@@ -46,7 +45,7 @@ func newCommand(raw map[string]any) (*command, error) {
 	c := &command{raw: raw}
 	h := &c.CommandHeader
 	h.CommandType, _ = raw["commandType"].(string)
-	id, ok := intOf(raw["taskId"])
+	id, ok := pyvalue.Integral(raw["taskId"])
 	if !ok {
 		return nil, fmt.Errorf("%s command has no integer taskId", h.CommandType)
 	}
@@ -72,7 +71,7 @@ func newCommand(raw map[string]any) (*command, error) {
 	h.Role, _ = raw["role"].(string)
 	h.RoleCommand, _ = raw["roleCommand"].(string)
 	h.CommandID = raw["commandId"]
-	h.RequestID, _ = intOf(raw["requestId"])
+	h.RequestID, _ = pyvalue.Integral(raw["requestId"])
 	h.TopLevelCustomCommand, _ = raw["custom_command"].(string)
 	params, _ := raw["commandParams"].(map[string]any)
 	h.CustomCommand, _ = params["custom_command"].(string)
@@ -80,50 +79,18 @@ func newCommand(raw map[string]any) (*command, error) {
 	h.RetryEnabled = retry == "true"
 	// Python's int() would raise and the command would never report; an
 	// unreadable budget means one attempt.
-	h.MaxDurationForRetries, _ = intOf(params["max_duration_for_retries"])
+	h.MaxDurationForRetries, _ = pyvalue.Integral(params["max_duration_for_retries"])
 	return c, nil
 }
 
-// scalarText renders a string or number the way Python's str() would.
+// scalarText is str(v) for a string or a number, the types a clusterId
+// comes in.
 func scalarText(v any) (string, bool) {
-	switch t := v.(type) {
-	case string:
-		return t, true
-	case json.Number:
-		return t.String(), true
-	case float64:
-		if t == math.Trunc(t) && math.Abs(t) < 1<<53 {
-			return strconv.FormatInt(int64(t), 10), true
-		}
-		return strconv.FormatFloat(t, 'g', -1, 64), true
-	case int:
-		return strconv.Itoa(t), true
-	case int64:
-		return strconv.FormatInt(t, 10), true
+	switch v.(type) {
+	case string, json.Number, float64, int, int64:
+		return pyvalue.Str(v), true
 	}
 	return "", false
-}
-
-// intOf parses an integer given as a JSON number or a decimal string, like
-// Python's int().
-func intOf(v any) (int64, bool) {
-	switch t := v.(type) {
-	case json.Number:
-		i, err := t.Int64()
-		return i, err == nil
-	case float64:
-		if t == math.Trunc(t) && math.Abs(t) < 1<<62 {
-			return int64(t), true
-		}
-	case int:
-		return int64(t), true
-	case int64:
-		return t, true
-	case string:
-		i, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
-		return i, err == nil
-	}
-	return 0, false
 }
 
 // commandsEvent is a decoded /user/commands push: the cancels and commands
@@ -169,7 +136,7 @@ func checkEntry(raw json.RawMessage) (m map[string]any, err error) {
 	if !ok {
 		return nil, fmt.Errorf("command is %s, not a JSON object", jsonKind(v))
 	}
-	if _, ok := intOf(m["taskId"]); !ok {
+	if _, ok := pyvalue.Integral(m["taskId"]); !ok {
 		return m, fmt.Errorf("command has no integer taskId (taskId is %s)", jsonKind(m["taskId"]))
 	}
 	v, present := m["commandType"]

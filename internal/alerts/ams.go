@@ -2,7 +2,6 @@ package alerts
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,51 +9,51 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // amsCheck is an AMS alert: a window of Ambari Metrics data points, a
 // per-point Python expression, an aggregate, thresholds.
 type amsCheck struct {
-	uri          *uriSpec
-	hasAMS       bool
+	collectorSource
 	metricList   []string
 	interval     any // minutes, int or float as written
 	appID        any
 	minimumValue any
 	value        *string
 	compute      *string
-	thresholds   *pyDict
 }
 
 // defaultAMSPort is used when the URI has no port.
 const defaultAMSPort = 6188
 
-func newAMSCheck(src *pyDict) (*amsCheck, error) {
+func newAMSCheck(src *pyvalue.Dict) (*amsCheck, error) {
 	c := &amsCheck{}
-	var err error
-	if c.thresholds, c.uri, err = collectorSource(src); err != nil {
+	if err := c.read(src, "ams", c.readAMS); err != nil {
 		return nil, err
 	}
-	ams, ok := dictGet(src, "ams").(*pyDict)
-	if !ok {
-		return c, nil
-	}
-	c.hasAMS = true
+	return c, nil
+}
+
+// readAMS reads source.ams: the metrics, the window, the per-point
+// expression and the aggregate.
+func (c *amsCheck) readAMS(ams *pyvalue.Dict) error {
 	for _, k := range []string{"metric_list", "interval", "app_id", "minimum_value"} {
-		if _, ok := ams.get(k); !ok {
-			return nil, fmt.Errorf("ams.%s is missing", k)
+		if _, ok := ams.Get(k); !ok {
+			return fmt.Errorf("ams.%s is missing", k)
 		}
 	}
 	list, ok := dictGet(ams, "metric_list").([]any)
 	if !ok {
-		return nil, errors.New("ams.metric_list is not a list")
+		return errors.New("ams.metric_list is not a list")
 	}
 	for _, m := range list {
-		c.metricList = append(c.metricList, pyStr(m))
+		c.metricList = append(c.metricList, pyvalue.Str(m))
 	}
 	c.interval = dictGet(ams, "interval")
-	if _, ok := pyNumber(c.interval); !ok {
-		return nil, errors.New("ams.interval is not a number")
+	if _, ok := pyvalue.Number(c.interval); !ok {
+		return errors.New("ams.interval is not a number")
 	}
 	c.appID = dictGet(ams, "app_id")
 	c.minimumValue = dictGet(ams, "minimum_value")
@@ -64,17 +63,14 @@ func newAMSCheck(src *pyDict) (*amsCheck, error) {
 	if v, ok := dictGet(ams, "compute").(string); ok {
 		c.compute = &v
 	}
-	return c, nil
+	return nil
 }
 
 func (c *amsCheck) defaultText(string) string { return "{0}" }
 
 func (c *amsCheck) collect(ctx context.Context, r *run) (string, []any, error) {
-	if !c.hasAMS {
-		return "", nil, errors.New("Could not determine result. Specific metric collector is not defined.")
-	}
 	// AMS is plain HTTP only (the SSL flag is ignored, as in Python).
-	_, host, port, err := r.endpoint(c.uri, defaultAMSPort)
+	_, host, port, err := c.endpoint(r, defaultAMSPort)
 	if err != nil {
 		return "", nil, err
 	}
@@ -96,11 +92,7 @@ func (c *amsCheck) collect(ctx context.Context, r *run) (string, []any, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	state, err := thresholdState(c.thresholds, result)
-	if err != nil {
-		return "", nil, err
-	}
-	return state, []any{result}, nil
+	return c.result(result, []any{result})
 }
 
 // load queries the timeline API (always plain HTTP, as in Python) and
@@ -113,13 +105,13 @@ func (c *amsCheck) load(ctx context.Context, r *run, host string, port int) ([]a
 	case int64:
 		start = strconv.FormatInt(now-60*1000*iv, 10)
 	default:
-		f, _ := pyNumber(iv)
-		start = floatRepr(float64(now) - 60*1000*f)
+		f, _ := pyvalue.Number(iv)
+		start = pyvalue.FloatRepr(float64(now) - 60*1000*f)
 	}
 	// Parameter order as Python's dict gives it to urlencode.
 	q := []string{
 		"metricNames=" + url.QueryEscape(strings.Join(c.metricList, ",")),
-		"appId=" + url.QueryEscape(pyStr(c.appID)),
+		"appId=" + url.QueryEscape(pyvalue.Str(c.appID)),
 		"hostname=" + url.QueryEscape(r.host()),
 		"startTime=" + url.QueryEscape(start),
 		"endTime=" + strconv.FormatInt(now, 10),
@@ -143,34 +135,34 @@ func (c *amsCheck) load(ctx context.Context, r *run, host string, port int) ([]a
 	if err != nil {
 		return nil, resp.StatusCode, nil
 	}
-	doc, err := parsePyJSON(body)
+	doc, err := pyvalue.ParseJSON(body)
 	if err != nil {
 		return nil, resp.StatusCode, nil
 	}
-	top, ok := doc.(*pyDict)
+	top, ok := doc.(*pyvalue.Dict)
 	if !ok {
-		return nil, 0, fmt.Errorf("%s indices must be integers or slices, not str", pyTypeName(doc))
+		return nil, 0, fmt.Errorf("%s indices must be integers or slices, not str", pyvalue.TypeName(doc))
 	}
-	list, ok := top.get("metrics")
+	list, ok := top.Get("metrics")
 	if !ok {
 		return nil, 0, errors.New("'metrics'")
 	}
 	items, _ := list.([]any)
 	byName := map[string]any{}
 	for _, it := range items {
-		d, ok := it.(*pyDict)
+		d, ok := it.(*pyvalue.Dict)
 		if !ok {
 			continue
 		}
-		name, okN := d.get("metricname")
-		points, okP := d.get("metrics")
+		name, okN := d.Get("metricname")
+		points, okP := d.Get("metrics")
 		if !okN {
 			return nil, 0, errors.New("'metricname'")
 		}
 		if !okP {
 			return nil, 0, errors.New("'metrics'")
 		}
-		byName[pyStr(name)] = points
+		byName[pyvalue.Str(name)] = points
 	}
 	var metrics []any
 	for _, name := range c.metricList {
@@ -191,29 +183,18 @@ func netJoin(host string, port int) string {
 // computeValue runs the per-point expression, the minimum filter and the
 // aggregate in the Python helper.
 func (c *amsCheck) computeValue(ctx context.Context, r *run, metrics []any) (any, error) {
-	if r.m.python == nil {
-		return nil, errors.New("no Python helper to compute the AMS value")
-	}
-	buf := []byte(`{"value":`)
-	buf = appendJSONString(buf, c.value)
-	buf = append(buf, `,"compute":`...)
-	buf = appendJSONString(buf, c.compute)
-	buf = append(buf, `,"minimum_value":`...)
-	buf = appendPyJSON(buf, toPy(c.minimumValue))
-	buf = append(buf, `,"metrics":`...)
-	buf = appendPyJSON(buf, metrics)
-	buf = append(buf, '}')
-	out, err := r.m.python.Call(ctx, "ams", json.RawMessage(buf), expressionTimeout)
-	if err != nil {
-		return nil, helperError(err, "the AMS computation")
-	}
-	return parsePyJSON(out)
+	args := pyvalue.NewDict()
+	args.Set("value", optionalString(c.value))
+	args.Set("compute", optionalString(c.compute))
+	args.Set("minimum_value", pyvalue.From(c.minimumValue))
+	args.Set("metrics", metrics)
+	return r.callPython(ctx, "ams", "the AMS computation", args)
 }
 
-func appendJSONString(buf []byte, s *string) []byte {
+// optionalString is *s, or None.
+func optionalString(s *string) any {
 	if s == nil {
-		return append(buf, "null"...)
+		return nil
 	}
-	b, _ := json.Marshal(*s)
-	return append(buf, b...)
+	return *s
 }

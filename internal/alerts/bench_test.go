@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // benchEnv is a Manager without test logging (logging would dominate).
@@ -175,7 +177,7 @@ func BenchmarkFormatText(b *testing.B) {
 	args := []any{0.00123, int64(2181)}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		if _, err := pyFormat("TCP OK - {0:.3f}s response on port {1}", args); err != nil {
+		if _, err := pyvalue.Format("TCP OK - {0:.3f}s response on port {1}", args); err != nil {
 			b.Fatal(err)
 		}
 	}

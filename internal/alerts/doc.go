@@ -19,7 +19,7 @@
 //     AGGREGATE definitions are the server's and ignored;
 //   - turning a check's (state, args) into a result: the definition's
 //     reporting text or the type's default, rendered with a port of Python's
-//     str.format (format.go) including the ValueError "d}"->"s}" retry and
+//     str.format (internal/pyvalue) including the ValueError "d}"->"s}" retry and
 //     the UNKNOWN "There is a problem with the alert definition" fallback;
 //   - the collector (latest unsent result per cluster and alert), the
 //     reporter (/reports/alerts_status every alert_reports_interval while

@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ambari-go/ambari-agent/internal/pyrunner"
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // Alert states. SKIPPED only comes from scripts; the server decides what it
@@ -44,7 +45,7 @@ type clusterInfo struct {
 type alert struct {
 	def     Definition
 	cluster clusterInfo
-	source  *pyDict
+	source  *pyvalue.Dict
 	// texts are source.reporting.<state>.text by lower-case state.
 	texts map[string]string
 	check checker
@@ -83,18 +84,18 @@ var errUnsupportedType = errors.New("evaluated by the server")
 
 // compileAlert turns a definition into an executable alert.
 func (m *Manager) compileAlert(c clusterInfo, d Definition) (*alert, error) {
-	v, err := parsePyJSON(d.Source)
+	v, err := pyvalue.ParseJSON(d.Source)
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)
 	}
-	src, ok := v.(*pyDict)
+	src, ok := v.(*pyvalue.Dict)
 	if !ok {
 		return nil, fmt.Errorf("source is not an object")
 	}
 	a := &alert{def: d, cluster: c, source: src, texts: map[string]string{}}
-	if rep, ok := dictGet(src, "reporting").(*pyDict); ok {
-		for _, state := range rep.keys {
-			if e, ok := rep.vals[state].(*pyDict); ok {
+	if rep, ok := dictGet(src, "reporting").(*pyvalue.Dict); ok {
+		for _, state := range rep.Keys() {
+			if e, ok := dictGet(rep, state).(*pyvalue.Dict); ok {
 				if t, ok := dictGet(e, "text").(string); ok {
 					a.texts[state] = t
 				}
@@ -128,11 +129,11 @@ func (m *Manager) compileAlert(c clusterInfo, d Definition) (*alert, error) {
 	return a, nil
 }
 
-func dictGet(d *pyDict, k string) any {
+func dictGet(d *pyvalue.Dict, k string) any {
 	if d == nil {
 		return nil
 	}
-	v, _ := d.get(k)
+	v, _ := d.Get(k)
 	return v
 }
 
@@ -190,13 +191,13 @@ const problemPrefix = "There is a problem with the alert definition: "
 // for a second try; any remaining error makes the result UNKNOWN. NULs are
 // removed.
 func renderText(state, template string, args []any) (string, string) {
-	text, err := pyFormat(template, args)
-	if err != nil && isPyValueError(err) {
+	text, err := pyvalue.Format(template, args)
+	if err != nil && pyvalue.IsValueError(err) {
 		strs := make([]any, len(args))
 		for i, a := range args {
-			strs[i] = pyStr(a)
+			strs[i] = pyvalue.Str(a)
 		}
-		text, err = pyFormat(strings.ReplaceAll(template, "d}", "s}"), strs)
+		text, err = pyvalue.Format(strings.ReplaceAll(template, "d}", "s}"), strs)
 	}
 	if err != nil {
 		state, text = StateUnknown, problemPrefix+err.Error()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ambari-go/ambari-agent/internal/pyrunner"
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // kerberosParams are the resolved settings of an SPNEGO request.
@@ -39,15 +40,15 @@ func (r *run) kerberosFor(u *uriSpec) (*kerberosParams, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !ok || !strings.EqualFold(pyStr(toPy(sec)), "true") {
+	if !ok || !strings.EqualFold(pyvalue.Str(pyvalue.From(sec)), "true") {
 		return nil, nil
 	}
 	kp := &kerberosParams{principal: strings.ReplaceAll(principal, "_HOST", r.host()), keytab: keytab}
 	if v, ok, _ := r.cfg.resolve("{{kerberos-env/executable_search_paths}}"); ok {
-		kp.searchPaths = toPy(v)
+		kp.searchPaths = pyvalue.From(v)
 	}
 	if v, ok, _ := r.cfg.resolve("{{cluster-env/smokeuser}}"); ok {
-		kp.smokeuser = toPy(v)
+		kp.smokeuser = pyvalue.From(v)
 	}
 	return kp, nil
 }
@@ -92,12 +93,12 @@ func (r *run) curlKrb(ctx context.Context, kp *kerberosParams, url, prefix strin
 		}
 		return curlResult{}, helperError(err, "the Kerberos curl request")
 	}
-	v, err := parsePyJSON(out)
+	v, err := pyvalue.ParseJSON(out)
 	if err != nil {
 		return curlResult{}, fmt.Errorf("curl_krb_request result: %w", err)
 	}
-	d, _ := v.(*pyDict)
+	d, _ := v.(*pyvalue.Dict)
 	res := curlResult{Out: dictGet(d, "out"), Error: dictGet(d, "error")}
-	res.Seconds, _ = pyNumber(dictGet(d, "seconds"))
+	res.Seconds, _ = pyvalue.Number(dictGet(d, "seconds"))
 	return res, nil
 }

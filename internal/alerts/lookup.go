@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // configKeyRE is the Python agent's CONFIG_KEY_REGEXP.
@@ -53,8 +55,8 @@ func lookupPath(root map[string]any, key string) (any, bool) {
 				return nil, false
 			}
 			cur = v
-		case *pyDict:
-			v, ok := m.get(part)
+		case *pyvalue.Dict:
+			v, ok := m.Get(part)
 			if !ok {
 				return nil, false
 			}
@@ -81,7 +83,7 @@ func (c *configLookup) resolve(key any) (value any, ok bool, err error) {
 	}
 	s, isStr := key.(string)
 	if !isStr {
-		return nil, false, fmt.Errorf("expected string or bytes-like object, got '%s'", pyTypeName(toPy(key)))
+		return nil, false, fmt.Errorf("expected string or bytes-like object, got '%s'", pyvalue.TypeName(pyvalue.From(key)))
 	}
 	matches := configKeyRE.FindAllStringSubmatch(s, -1)
 	if len(matches) == 0 {
@@ -98,10 +100,10 @@ func (c *configLookup) resolve(key any) (value any, ok bool, err error) {
 			return nil, false, nil
 		}
 		switch v.(type) {
-		case map[string]any, *pyDict:
+		case map[string]any, *pyvalue.Dict:
 			return v, true, nil
 		}
-		resolved = strings.ReplaceAll(resolved, "{{"+m[1]+"}}", pyStr(toPy(v)))
+		resolved = strings.ReplaceAll(resolved, "{{"+m[1]+"}}", pyvalue.Str(pyvalue.From(v)))
 	}
 	return resolved, true, nil
 }
@@ -141,7 +143,7 @@ func hostFromURL(uri any) (string, bool) {
 	if i := strings.IndexByte(hostPort, ':'); i >= 0 {
 		return hostPort[:i], true
 	}
-	if isDigits(hostPort) {
+	if pyvalue.IsDigits(hostPort) {
 		return "", false
 	}
 	return hostPort, true
@@ -175,7 +177,7 @@ func portFromURL(uri any) (int, bool) {
 				return p, true
 			}
 		}
-		if isDigits(t) {
+		if pyvalue.IsDigits(t) {
 			p, err := strconv.Atoi(t)
 			return p, err == nil
 		}
@@ -211,12 +213,12 @@ type uriSpec struct {
 const defaultConnectionTimeout = 5.0
 
 func parseURISpec(v any) (*uriSpec, error) {
-	d, ok := v.(*pyDict)
+	d, ok := v.(*pyvalue.Dict)
 	if !ok {
 		return nil, fmt.Errorf("source.uri must be an object")
 	}
 	u := &uriSpec{connectionTimeout: defaultConnectionTimeout}
-	get := func(k string) any { x, _ := d.get(k); return x }
+	get := func(k string) any { x, _ := d.Get(k); return x }
 	if l, ok := get("acceptable_codes").([]any); ok {
 		u.acceptableCodes = l
 	}
@@ -224,17 +226,17 @@ func parseURISpec(v any) (*uriSpec, error) {
 	u.httpsProperty, u.httpsPropertyValue = get("https_property"), get("https_property_value")
 	u.defaultPort = get("default_port")
 	u.kerberosKeytab, u.kerberosPrincipal = get("kerberos_keytab"), get("kerberos_principal")
-	if ha, ok := get("high_availability").(*pyDict); ok {
-		u.haNameservice, _ = ha.get("nameservice")
-		u.haAliasKey, _ = ha.get("alias_key")
-		u.haHTTPPattern, _ = ha.get("http_pattern")
-		u.haHTTPSPattern, _ = ha.get("https_pattern")
+	if ha, ok := get("high_availability").(*pyvalue.Dict); ok {
+		u.haNameservice, _ = ha.Get("nameservice")
+		u.haAliasKey, _ = ha.Get("alias_key")
+		u.haHTTPPattern, _ = ha.Get("http_pattern")
+		u.haHTTPSPattern, _ = ha.Get("https_pattern")
 	}
 	u.hasHA = u.haNameservice != nil || u.haAliasKey != nil
 	if t := get("connection_timeout"); t != nil {
 		f, ok := pyFloat(t)
 		if !ok {
-			return nil, fmt.Errorf("could not convert connection_timeout to float: %s", pyRepr(t))
+			return nil, fmt.Errorf("could not convert connection_timeout to float: %s", pyvalue.Repr(t))
 		}
 		u.connectionTimeout = f
 	}
@@ -243,7 +245,7 @@ func parseURISpec(v any) (*uriSpec, error) {
 
 // pyFloat is float(v) for numbers and numeric strings.
 func pyFloat(v any) (float64, bool) {
-	if f, ok := pyNumber(v); ok {
+	if f, ok := pyvalue.Number(v); ok {
 		return f, true
 	}
 	if s, ok := v.(string); ok {
@@ -325,7 +327,7 @@ func (c *configLookup) sslEnabled(u *uriSpec) (bool, error) {
 			want = nil
 		}
 	}
-	return pyEqual(toPy(prop), toPy(want)), nil
+	return pyvalue.Equal(pyvalue.From(prop), pyvalue.From(want)), nil
 }
 
 const (

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // jmxBean is one JMX bean query and the attributes read from it.
@@ -18,26 +20,43 @@ type jmxBean struct {
 	attrs []string
 }
 
-// collectorSource reads what METRIC and AMS sources share: the reporting
-// thresholds and the collector's URI structure (nil when absent).
-func collectorSource(src *pyDict) (thresholds *pyDict, uri *uriSpec, err error) {
-	thresholds, _ = dictGet(src, "reporting").(*pyDict)
-	if v, ok := src.get("uri"); ok {
-		if uri, err = parseURISpec(v); err != nil {
-			return nil, nil, err
-		}
-	}
-	return thresholds, uri, nil
+// collectorSource is what METRIC and AMS sources share: the reporting
+// thresholds, the collector's URI structure (nil when absent) and the
+// type's own section ("jmx", "ams"; nil when the source has none).
+type collectorSource struct {
+	thresholds *pyvalue.Dict
+	uri        *uriSpec
+	section    *pyvalue.Dict
 }
 
-// endpoint resolves a METRIC or AMS source.uri to the collector's
-// address: the host from the URI (this host when it has none or names
-// 0.0.0.0), the port from the URI or defaultPort, and whether to use SSL.
-func (r *run) endpoint(uri *uriSpec, defaultPort int) (ssl bool, host string, port int, err error) {
-	if uri == nil {
+// read reads src's shared part and, when src has the section, hands it to
+// readSection.
+func (c *collectorSource) read(src *pyvalue.Dict, section string, readSection func(*pyvalue.Dict) error) error {
+	c.thresholds, _ = dictGet(src, "reporting").(*pyvalue.Dict)
+	if v, ok := src.Get("uri"); ok {
+		var err error
+		if c.uri, err = parseURISpec(v); err != nil {
+			return err
+		}
+	}
+	c.section, _ = dictGet(src, section).(*pyvalue.Dict)
+	if c.section == nil {
+		return nil
+	}
+	return readSection(c.section)
+}
+
+// endpoint resolves source.uri to the collector's address: the host from
+// the URI (this host when it has none or names 0.0.0.0), the port from the
+// URI or defaultPort, and whether to use SSL.
+func (c *collectorSource) endpoint(r *run, defaultPort int) (ssl bool, host string, port int, err error) {
+	if c.section == nil {
+		return false, "", 0, errors.New("Could not determine result. Specific metric collector is not defined.")
+	}
+	if c.uri == nil {
 		return false, "", 0, errors.New("Could not determine result. URL(s) were not defined.")
 	}
-	au, err := r.cfg.uriFromStructure(uri, r.host(), r.publicHost())
+	au, err := r.cfg.uriFromStructure(c.uri, r.host(), r.publicHost())
 	if err != nil {
 		return false, "", 0, err
 	}
@@ -45,47 +64,53 @@ func (r *run) endpoint(uri *uriSpec, defaultPort int) (ssl bool, host string, po
 	if !ok || strings.Contains(host, "0.0.0.0") {
 		host = r.host()
 	}
-	port, ok = portFromURL(toPy(au.uri))
+	port, ok = portFromURL(pyvalue.From(au.uri))
 	if !ok {
 		port = defaultPort
 	}
 	return au.ssl, host, port, nil
 }
 
+// result judges value against the thresholds; args are the texts' arguments.
+func (c *collectorSource) result(value any, args []any) (string, []any, error) {
+	state, err := thresholdState(c.thresholds, value)
+	if err != nil {
+		return "", nil, err
+	}
+	return state, args, nil
+}
+
 // metricCheck is a METRIC alert: JMX attributes over HTTP, an optional
 // Python value expression, thresholds.
 type metricCheck struct {
-	uri        *uriSpec
+	collectorSource
 	beans      []jmxBean // grouped by bean, in order of first appearance
-	hasJMX     bool
 	expression *string
-	thresholds *pyDict // source.reporting
 }
 
-func newMetricCheck(src *pyDict) (*metricCheck, error) {
+func newMetricCheck(src *pyvalue.Dict) (*metricCheck, error) {
 	c := &metricCheck{}
-	var err error
-	if c.thresholds, c.uri, err = collectorSource(src); err != nil {
+	if err := c.read(src, "jmx", c.readJMX); err != nil {
 		return nil, err
 	}
-	jmx, ok := dictGet(src, "jmx").(*pyDict)
-	if !ok {
-		return c, nil
-	}
-	c.hasJMX = true
+	return c, nil
+}
+
+// readJMX reads source.jmx: the bean attributes and the value expression.
+func (c *metricCheck) readJMX(jmx *pyvalue.Dict) error {
 	list, ok := dictGet(jmx, "property_list").([]any)
 	if !ok {
-		return nil, errors.New("jmx.property_list is missing")
+		return errors.New("jmx.property_list is missing")
 	}
 	index := map[string]int{}
 	for _, item := range list {
 		s, ok := item.(string)
 		if !ok {
-			return nil, fmt.Errorf("jmx.property_list item %s is not a string", pyRepr(item))
+			return fmt.Errorf("jmx.property_list item %s is not a string", pyvalue.Repr(item))
 		}
 		parts := strings.Split(s, "/")
 		if len(parts) < 2 {
-			return nil, fmt.Errorf("jmx.property_list item %q has no attribute", s)
+			return fmt.Errorf("jmx.property_list item %q has no attribute", s)
 		}
 		i, seen := index[parts[0]]
 		if !seen {
@@ -98,16 +123,13 @@ func newMetricCheck(src *pyDict) (*metricCheck, error) {
 	if v, ok := dictGet(jmx, "value").(string); ok {
 		c.expression = &v
 	}
-	return c, nil
+	return nil
 }
 
 func (c *metricCheck) defaultText(string) string { return "{0}" }
 
 func (c *metricCheck) collect(ctx context.Context, r *run) (string, []any, error) {
-	if !c.hasJMX {
-		return "", nil, errors.New("Could not determine result. Specific metric collector is not defined.")
-	}
-	ssl, host, port, err := r.endpoint(c.uri, 80)
+	ssl, host, port, err := c.endpoint(r, 80)
 	if err != nil {
 		return "", nil, err
 	}
@@ -132,11 +154,7 @@ func (c *metricCheck) collect(ctx context.Context, r *run) (string, []any, error
 	if compared == nil {
 		compared = values[0]
 	}
-	state, err := thresholdState(c.thresholds, compared)
-	if err != nil {
-		return "", nil, err
-	}
-	return state, args, nil
+	return c.result(compared, args)
 }
 
 // expressionTimeout bounds a value expression (they are one-liners, but
@@ -145,29 +163,32 @@ const expressionTimeout = 30 * time.Second
 
 // evalExpression runs a METRIC value expression in the Python helper.
 func (r *run) evalExpression(ctx context.Context, expr string, values []any) (any, error) {
+	args := pyvalue.NewDict()
+	args.Set("expression", expr)
+	args.Set("values", values)
+	return r.callPython(ctx, "eval", "the value expression", args)
+}
+
+// callPython runs op in the Python helper with args and reads its result in
+// Python's JSON dialect; what names the work in errors.
+func (r *run) callPython(ctx context.Context, op, what string, args *pyvalue.Dict) (any, error) {
 	if r.m.python == nil {
-		return nil, errors.New("no Python helper to evaluate the value expression")
+		return nil, fmt.Errorf("no Python helper for %s", what)
 	}
-	buf := []byte(`{"expression":`)
-	e, _ := json.Marshal(expr)
-	buf = append(buf, e...)
-	buf = append(buf, `,"values":`...)
-	buf = appendPyJSON(buf, values)
-	buf = append(buf, '}')
-	out, err := r.m.python.Call(ctx, "eval", json.RawMessage(buf), expressionTimeout)
+	out, err := r.m.python.Call(ctx, op, json.RawMessage(pyvalue.AppendJSON(nil, args)), expressionTimeout)
 	if err != nil {
-		return nil, helperError(err, "the value expression")
+		return nil, helperError(err, what)
 	}
-	return parsePyJSON(out)
+	return pyvalue.ParseJSON(out)
 }
 
 // thresholdState is MetricAlert._get_result: when critical >= warning
 // higher values are worse, otherwise lower ones; an "ok" threshold, when
 // given, bounds the OK range (outside it: UNKNOWN). Comparisons follow
 // Python's rules, so a missing threshold or a non-numeric value is an error.
-func thresholdState(reporting *pyDict, value any) (string, error) {
+func thresholdState(reporting *pyvalue.Dict, value any) (string, error) {
 	find := func(state string) any {
-		e, _ := dictGet(reporting, state).(*pyDict)
+		e, _ := dictGet(reporting, state).(*pyvalue.Dict)
 		return dictGet(e, "value")
 	}
 	okV, warn, crit := find("ok"), find("warning"), find("critical")
@@ -177,37 +198,26 @@ func thresholdState(reporting *pyDict, value any) (string, error) {
 		if cmpErr != nil {
 			return false
 		}
-		res, err := pyCompare(a, op, b)
+		res, err := pyvalue.Compare(a, op, b)
 		cmpErr = err
 		return res
 	}
+	worse, better := ">=", "<"
+	if !cmp(crit, ">=", warn) {
+		worse, better = "<=", ">"
+	}
 	var state string
-	if cmp(crit, ">=", warn) {
-		switch {
-		case cmp(value, ">=", crit):
-			state = StateCritical
-		case cmp(value, ">=", warn):
-			state = StateWarning
-		case okV == nil:
-			state = StateOK
-		case cmp(value, ">=", okV) && cmp(value, "<", warn):
-			state = StateOK
-		default:
-			state = StateUnknown
-		}
-	} else {
-		switch {
-		case cmp(value, "<=", crit):
-			state = StateCritical
-		case cmp(value, "<=", warn):
-			state = StateWarning
-		case okV == nil:
-			state = StateOK
-		case cmp(value, "<=", okV) && cmp(value, ">", warn):
-			state = StateOK
-		default:
-			state = StateUnknown
-		}
+	switch {
+	case cmp(value, worse, crit):
+		state = StateCritical
+	case cmp(value, worse, warn):
+		state = StateWarning
+	case okV == nil:
+		state = StateOK
+	case cmp(value, worse, okV) && cmp(value, better, warn):
+		state = StateOK
+	default:
+		state = StateUnknown
 	}
 	if cmpErr != nil {
 		return "", cmpErr
@@ -239,7 +249,7 @@ func (c *metricCheck) loadJMX(ctx context.Context, r *run, ssl bool, host string
 				return nil, 0, err
 			}
 			if err == nil {
-				content = []byte(pyStr(res.Out))
+				content = []byte(pyvalue.Str(res.Out))
 			}
 		} else {
 			content = r.m.fetchJMX(ctx, u, c.uri.connectionTimeout)
@@ -247,23 +257,23 @@ func (c *metricCheck) loadJMX(ctx context.Context, r *run, ssl bool, host string
 		doc, data, ok := firstBean(content)
 		if ok {
 			for _, attr := range bean.attrs {
-				if _, present := data.get(attr); !present {
+				if _, present := data.Get(attr); !present {
 					for _, b := range doc {
-						bd, ok := b.(*pyDict)
+						bd, ok := b.(*pyvalue.Dict)
 						if !ok {
 							continue
 						}
 						if n, _ := dictGet(bd, "name").(string); n == bean.name {
-							if _, has := bd.get(attr); !has {
+							if _, has := bd.Get(attr); !has {
 								return nil, 0, fmt.Errorf("Unable to find %s in JSON from %s ", attr, u)
 							}
 							data = bd
 						}
 					}
 				}
-				v, present := data.get(attr)
+				v, present := data.Get(attr)
 				if !present {
-					return nil, 0, fmt.Errorf("%s", strRepr(attr)) // Python's KeyError
+					return nil, 0, fmt.Errorf("%s", pyvalue.StrRepr(attr)) // Python's KeyError
 				}
 				values = append(values, v)
 			}
@@ -281,15 +291,15 @@ func (c *metricCheck) loadJMX(ctx context.Context, r *run, ssl bool, host string
 }
 
 // firstBean parses a JMX response: the "beans" list and its first element.
-func firstBean(content []byte) ([]any, *pyDict, bool) {
+func firstBean(content []byte) ([]any, *pyvalue.Dict, bool) {
 	if len(content) == 0 {
 		return nil, nil, false
 	}
-	v, err := parsePyJSON(content)
+	v, err := pyvalue.ParseJSON(content)
 	if err != nil {
 		return nil, nil, false
 	}
-	top, ok := v.(*pyDict)
+	top, ok := v.(*pyvalue.Dict)
 	if !ok {
 		return nil, nil, false
 	}
@@ -297,7 +307,7 @@ func firstBean(content []byte) ([]any, *pyDict, bool) {
 	if !ok || len(beans) == 0 {
 		return nil, nil, false
 	}
-	first, ok := beans[0].(*pyDict)
+	first, ok := beans[0].(*pyvalue.Dict)
 	if !ok {
 		return nil, nil, false
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // jmxServer serves /jmx?qry=<bean> from a bean table; values can change
@@ -151,13 +153,13 @@ func TestMetricRefreshHeaderRedirect(t *testing.T) {
 }
 
 func TestThresholdDirections(t *testing.T) {
-	rep := func(ok, warn, crit any) *pyDict {
-		d := newPyDict()
+	rep := func(ok, warn, crit any) *pyvalue.Dict {
+		d := pyvalue.NewDict()
 		for k, v := range map[string]any{"ok": ok, "warning": warn, "critical": crit} {
 			if v != nil {
-				e := newPyDict()
-				e.set("value", v)
-				d.set(k, e)
+				e := pyvalue.NewDict()
+				e.Set("value", v)
+				d.Set(k, e)
 			}
 		}
 		return d

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // PORT thresholds in seconds; values of 30 or more are reset to these.
@@ -29,21 +31,21 @@ type portCheck struct {
 	response    *string
 }
 
-func newPortCheck(src *pyDict) (*portCheck, error) {
+func newPortCheck(src *pyvalue.Dict) (*portCheck, error) {
 	c := &portCheck{
 		uri:         dictGet(src, "uri"),
 		defaultPort: dictGet(src, "default_port"),
 		warning:     defaultPortWarning,
 		critical:    defaultPortCritical,
 	}
-	if rep, ok := dictGet(src, "reporting").(*pyDict); ok {
+	if rep, ok := dictGet(src, "reporting").(*pyvalue.Dict); ok {
 		for state, dst := range map[string]*float64{"warning": &c.warning, "critical": &c.critical} {
-			e, ok := dictGet(rep, state).(*pyDict)
+			e, ok := dictGet(rep, state).(*pyvalue.Dict)
 			if !ok {
 				continue
 			}
-			if v, present := e.get("value"); present {
-				f, ok := pyNumber(v)
+			if v, present := e.Get("value"); present {
+				f, ok := pyvalue.Number(v)
 				if !ok {
 					return nil, fmt.Errorf("reporting.%s.value is not a number", state)
 				}
@@ -53,7 +55,7 @@ func newPortCheck(src *pyDict) (*portCheck, error) {
 	}
 	if params, ok := dictGet(src, "parameters").([]any); ok {
 		for _, p := range params {
-			pd, ok := p.(*pyDict)
+			pd, ok := p.(*pyvalue.Dict)
 			if !ok {
 				continue
 			}
@@ -98,7 +100,7 @@ func (c *portCheck) collect(ctx context.Context, r *run) (string, []any, error) 
 	} else if s, isStr := v.(string); isStr {
 		uri = s
 	} else {
-		return "", nil, fmt.Errorf("'%s' object has no attribute 'split'", pyTypeName(toPy(v)))
+		return "", nil, fmt.Errorf("'%s' object has no attribute 'split'", pyvalue.TypeName(pyvalue.From(v)))
 	}
 	// A property may list several "host:port" items; take this host's.
 	if items := strings.Split(uri, ","); len(items) > 1 {
@@ -124,8 +126,8 @@ func (c *portCheck) collect(ctx context.Context, r *run) (string, []any, error) 
 		if c.defaultPort == nil {
 			return StateUnknown, []any{"Unable to determine port from URI " + uri}, nil
 		}
-		if port, ok = portFromURL(toPy(c.defaultPort)); !ok {
-			return "", nil, fmt.Errorf("default_port %s is not a port", pyRepr(toPy(c.defaultPort)))
+		if port, ok = portFromURL(pyvalue.From(c.defaultPort)); !ok {
+			return "", nil, fmt.Errorf("default_port %s is not a port", pyvalue.Repr(pyvalue.From(c.defaultPort)))
 		}
 	}
 	var first error

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // listen opens a loopback listener that accepts and optionally answers.
@@ -147,9 +149,9 @@ func TestPortSocketCommand(t *testing.T) {
 func TestPortThresholds(t *testing.T) {
 	mk := func(warn, crit any) *portCheck {
 		t.Helper()
-		src, _ := parsePyJSON([]byte(`{"type":"PORT","reporting":{"warning":{"value":` + pyJSONText(warn) +
+		src, _ := pyvalue.ParseJSON([]byte(`{"type":"PORT","reporting":{"warning":{"value":` + pyJSONText(warn) +
 			`},"critical":{"value":` + pyJSONText(crit) + `}}}`))
-		c, err := newPortCheck(src.(*pyDict))
+		c, err := newPortCheck(src.(*pyvalue.Dict))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +174,7 @@ func TestPortThresholds(t *testing.T) {
 	}
 }
 
-func pyJSONText(v any) string { return string(appendPyJSON(nil, v)) }
+func pyJSONText(v any) string { return string(pyvalue.AppendJSON(nil, v)) }
 
 func TestPortTimeoutIsCritical(t *testing.T) {
 	// The server accepts but never answers the command: the read hits the

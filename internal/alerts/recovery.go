@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // RECOVERY thresholds: executed recovery operations.
@@ -20,19 +22,19 @@ type recoveryCheck struct {
 	warning, critical float64
 }
 
-func newRecoveryCheck(src *pyDict, d Definition) (*recoveryCheck, error) {
+func newRecoveryCheck(src *pyvalue.Dict, d Definition) (*recoveryCheck, error) {
 	c := &recoveryCheck{component: d.ComponentName, warning: defaultRecoveryWarning, critical: defaultRecoveryCritical}
 	if c.component == "" {
 		c.component = unknownComponent
 	}
-	if rep, ok := dictGet(src, "reporting").(*pyDict); ok {
+	if rep, ok := dictGet(src, "reporting").(*pyvalue.Dict); ok {
 		for state, dst := range map[string]*float64{"warning": &c.warning, "critical": &c.critical} {
-			e, ok := dictGet(rep, state).(*pyDict)
+			e, ok := dictGet(rep, state).(*pyvalue.Dict)
 			if !ok {
 				continue
 			}
-			if v, present := e.get("count"); present {
-				f, ok := pyNumber(v)
+			if v, present := e.Get("count"); present {
+				f, ok := pyvalue.Number(v)
 				if !ok {
 					return nil, fmt.Errorf("reporting.%s.count is not a number", state)
 				}

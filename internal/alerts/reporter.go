@@ -3,13 +3,12 @@ package alerts
 import (
 	"context"
 	"encoding/json"
-	"math"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // AlertsStatusDestination is where alert results are sent.
@@ -183,8 +182,8 @@ func (m *Manager) clusterTolerance(cluster string) int {
 	if m.cfg.Configurations != nil {
 		if cfg, err := m.cfg.Configurations.ClusterConfiguration(cluster); err == nil {
 			if v, ok := lookupPath(cfg, "cluster-env/alerts_repeat_tolerance"); ok {
-				if n, ok := pyInt(toPy(v)); ok {
-					return n
+				if n, ok := pyvalue.Int(v); ok {
+					return int(n)
 				}
 			}
 		}
@@ -197,26 +196,4 @@ func (m *Manager) clusterTolerance(cluster string) int {
 		m.log.WithField("cluster", cluster).Warn("cluster-env/alerts_repeat_tolerance is missing or not a number; using 1")
 	}
 	return 1
-}
-
-// pyInt is int(v) for ints, floats (truncated) and numeric strings.
-func pyInt(v any) (int, bool) {
-	switch t := v.(type) {
-	case int64:
-		return int(t), true
-	case bool:
-		if t {
-			return 1, true
-		}
-		return 0, true
-	case float64:
-		if math.IsNaN(t) || math.IsInf(t, 0) {
-			return 0, false
-		}
-		return int(t), true
-	case string:
-		n, err := strconv.Atoi(strings.TrimSpace(t))
-		return n, err == nil
-	}
-	return 0, false
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // kinitTimerParameter is the script parameter carrying alert_kinit_timeout.
@@ -17,23 +19,23 @@ const kinitTimerParameter = "kerberos.kinit.timer"
 // helper with the Python agent's calling convention.
 type scriptCheck struct {
 	path       any // source.path
-	parameters *pyDict
+	parameters *pyvalue.Dict
 }
 
-func newScriptCheck(src *pyDict) (*scriptCheck, error) {
-	c := &scriptCheck{path: dictGet(src, "path"), parameters: newPyDict()}
+func newScriptCheck(src *pyvalue.Dict) (*scriptCheck, error) {
+	c := &scriptCheck{path: dictGet(src, "path"), parameters: pyvalue.NewDict()}
 	if params, ok := dictGet(src, "parameters").([]any); ok {
 		for _, p := range params {
-			pd, ok := p.(*pyDict)
+			pd, ok := p.(*pyvalue.Dict)
 			if !ok {
 				continue
 			}
-			name, okN := pd.get("name")
-			value, okV := pd.get("value")
+			name, okN := pd.Get("name")
+			value, okV := pd.Get("value")
 			if !okN || !okV {
 				continue
 			}
-			c.parameters.set(pyStr(name), value)
+			c.parameters.Set(pyvalue.Str(name), value)
 		}
 	}
 	return c, nil
@@ -88,11 +90,12 @@ func (c *scriptCheck) collect(ctx context.Context, r *run) (string, []any, error
 	if r.m.python == nil {
 		return "", nil, errors.New("no Python helper to run the alert script")
 	}
-	params := newPyDict()
-	for _, k := range c.parameters.keys {
-		params.set(k, c.parameters.vals[k])
+	params := pyvalue.NewDict()
+	for _, k := range c.parameters.Keys() {
+		v, _ := c.parameters.Get(k)
+		params.Set(k, v)
 	}
-	params.set(kinitTimerParameter, r.m.cfg.KinitTimeout.Milliseconds())
+	params.Set(kinitTimerParameter, r.m.cfg.KinitTimeout.Milliseconds())
 	args := map[string]any{
 		"path": resolved, "name": r.name(), "configurations": full, "parameters": rawPy{params},
 		"host_name": r.host(), "tmp_dir": r.m.cfg.AgentTmpDir, "no_proxy": !r.m.cfg.UseSystemProxy,
@@ -106,32 +109,32 @@ func (c *scriptCheck) collect(ctx context.Context, r *run) (string, []any, error
 	if err != nil {
 		return "", nil, helperError(err, "the alert script "+resolved)
 	}
-	v, err := parsePyJSON(out)
+	v, err := pyvalue.ParseJSON(out)
 	if err != nil {
 		return "", nil, fmt.Errorf("alert script result: %w", err)
 	}
-	d, _ := v.(*pyDict)
+	d, _ := v.(*pyvalue.Dict)
 	stateV := dictGet(d, "state")
 	state, ok := stateV.(string)
 	if !ok {
-		return "", nil, fmt.Errorf("'%s' object has no attribute 'lower'", pyTypeName(stateV))
+		return "", nil, fmt.Errorf("'%s' object has no attribute 'lower'", pyvalue.TypeName(stateV))
 	}
 	texts, _ := dictGet(d, "args").([]any)
 	if state == StateCritical {
-		r.m.log.WithField("alert", r.name()).Errorf("[Alert][%s] Failed with result %s: %s", r.name(), state, pyRepr(texts))
+		r.m.log.WithField("alert", r.name()).Errorf("[Alert][%s] Failed with result %s: %s", r.name(), state, pyvalue.Repr(texts))
 	}
 	return state, texts, nil
 }
 
-// rawPy marshals a Python value with appendPyJSON (keeps dict order and
+// rawPy marshals a Python value with pyvalue.AppendJSON (keeps dict order and
 // numbers as Python would see them).
 type rawPy struct{ v any }
 
 func (r rawPy) MarshalJSON() ([]byte, error) {
-	b := appendPyJSON(nil, r.v)
+	b := pyvalue.AppendJSON(nil, r.v)
 	if strings.Contains(string(b), "NaN") || strings.Contains(string(b), "Infinity") {
 		// encoding/json rejects those tokens; a string keeps the value visible.
-		return appendPyJSON(nil, pyStr(r.v)), nil
+		return pyvalue.AppendJSON(nil, pyvalue.Str(r.v)), nil
 	}
 	return b, nil
 }

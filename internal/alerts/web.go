@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // webCheck is a WEB alert: one GET, judged by its status code.
@@ -15,9 +17,9 @@ type webCheck struct {
 	uri *uriSpec // nil: the definition has no uri
 }
 
-func newWebCheck(src *pyDict) (*webCheck, error) {
+func newWebCheck(src *pyvalue.Dict) (*webCheck, error) {
 	c := &webCheck{}
-	if v, ok := src.get("uri"); ok {
+	if v, ok := src.Get("uri"); ok {
 		u, err := parseURISpec(v)
 		if err != nil {
 			return nil, err
@@ -53,7 +55,7 @@ func (c *webCheck) collect(ctx context.Context, r *run) (string, []any, error) {
 		return StateCritical, []any{int64(0), url, secs, errMsg}, nil
 	}
 	for _, code := range c.uri.acceptableCodes {
-		if n, ok := pyNumber(code); ok && n == float64(status) {
+		if n, ok := pyvalue.Number(code); ok && n == float64(status) {
 			return StateOK, []any{int64(status), url, secs}, nil
 		}
 	}
@@ -68,7 +70,7 @@ func (c *webCheck) collect(ctx context.Context, r *run) (string, []any, error) {
 // the URI (this host if none), port from the URI (else 443/80), and the
 // path if the URI has one.
 func buildWebURL(au alertURI, host string) string {
-	s := pyStr(toPy(au.uri))
+	s := pyvalue.Str(pyvalue.From(au.uri))
 	if strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") {
 		return s
 	}
@@ -84,7 +86,7 @@ func buildWebURL(au alertURI, host string) string {
 	if au.ssl {
 		port, scheme = 443, "https"
 	}
-	if p, ok := portFromURL(toPy(au.uri)); ok {
+	if p, ok := portFromURL(pyvalue.From(au.uri)); ok {
 		port = p
 	}
 	if path != "" {
@@ -128,7 +130,7 @@ func (m *Manager) get(ctx context.Context, url string, timeout float64) (int, fl
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return 0, 0, fmt.Sprintf("unknown url type: %s", strRepr(url)), nil
+		return 0, 0, fmt.Sprintf("unknown url type: %s", pyvalue.StrRepr(url)), nil
 	}
 	start := time.Now()
 	resp, err := m.client.Do(req)

@@ -68,7 +68,7 @@ func buildAlertDefinitions(base Snapshot, _ *logrus.Entry) (*AlertDefinitionsSna
 }
 
 func buildAlertCluster(id string, raw map[string]any) (*AlertCluster, error) {
-	c := &AlertCluster{ID: id, HostName: str(raw["hostName"]), Raw: raw}
+	c := &AlertCluster{ID: id, HostName: viewText(raw["hostName"]), Raw: raw}
 	if n, ok := asInt64(raw["staleIntervalMultiplier"]); ok {
 		c.StaleIntervalMultiplier, c.HasStaleIntervalMultiplier = int(n), true
 	}
@@ -83,16 +83,16 @@ func buildAlertCluster(id string, raw map[string]any) (*AlertCluster, error) {
 			return nil, fmt.Errorf("alert definition is not an object")
 		}
 		d := AlertDefinition{
-			Name:          str(m["name"]),
-			Label:         str(m["label"]),
-			Description:   str(m["description"]),
-			ServiceName:   str(m["serviceName"]),
-			ComponentName: str(m["componentName"]),
-			Scope:         str(m["scope"]),
+			Name:          viewText(m["name"]),
+			Label:         viewText(m["label"]),
+			Description:   viewText(m["description"]),
+			ServiceName:   viewText(m["serviceName"]),
+			ComponentName: viewText(m["componentName"]),
+			Scope:         viewText(m["scope"]),
 			Enabled:       asBool(m["enabled"]),
-			UUID:          str(m["uuid"]),
+			UUID:          viewText(m["uuid"]),
 			IgnoreHost:    asBool(m["ignore_host"]),
-			HelpURL:       str(m["help_url"]),
+			HelpURL:       viewText(m["help_url"]),
 			Raw:           m,
 		}
 		d.ClusterID, _ = asInt64(m["clusterId"])
@@ -113,7 +113,7 @@ func buildAlertCluster(id string, raw map[string]any) (*AlertCluster, error) {
 			}
 			d.Source = b
 			if sm, ok := src.(map[string]any); ok {
-				d.SourceType = str(sm["type"])
+				d.SourceType = viewText(sm["type"])
 			}
 		}
 		c.Definitions = append(c.Definitions, d)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // Readers run against a writer without locks; -race checks the sharing.
@@ -118,7 +120,7 @@ func TestSnapshotsAreImmutable(t *testing.T) {
 			s := Open("", nil)
 			mustApply(t, s, tc.cache, tc.setup)
 			old := base(s, tc.cache)
-			saved := DeepCopyValue(anyClusters(old.content)).(map[string]any)
+			saved := pyvalue.DeepCopy(anyClusters(old.content)).(map[string]any)
 			savedIDs := append([]string(nil), old.ClusterIDs()...)
 			mustApply(t, s, tc.cache, tc.event)
 			if !reflect.DeepEqual(anyClusters(old.content), saved) || !reflect.DeepEqual(old.ClusterIDs(), savedIDs) {

@@ -21,8 +21,8 @@
 // immutable value published through an atomic pointer; they never lock.
 // Everything reachable from a snapshot (raw maps, slices, typed views) is
 // shared with other readers and with later snapshots (structural sharing),
-// so callers must never mutate it. Use DeepCopy to get a private, mutable
-// copy (for example to build a command's JSON).
+// so callers must never mutate it. pyvalue.DeepCopy gives a private,
+// mutable copy (for example to build a command's JSON).
 //
 // Where this package deliberately differs from the Python agent (each spot
 // has a comment saying so):

@@ -53,9 +53,9 @@ func buildHostLevelParams(base Snapshot, _ *logrus.Entry) (*HostLevelParamsSnaps
 					continue
 				}
 				c.RecoveryComponents = append(c.RecoveryComponents, RecoveryComponent{
-					ServiceName:   str(m["service_name"]),
-					ComponentName: str(m["component_name"]),
-					DesiredState:  str(m["desired_state"]),
+					ServiceName:   viewText(m["service_name"]),
+					ComponentName: viewText(m["component_name"]),
+					DesiredState:  viewText(m["desired_state"]),
 				})
 			}
 		}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // The merge functions take the current content (never modified) and an
@@ -19,6 +21,34 @@ type mergeFunc func(cur, ev clusterSet, log *logrus.Entry) (clusterSet, error)
 // [quirk kept] Keys of the cluster object other than hosts and components are
 // ignored for a known cluster, as in the Python agent.
 func topologyUpdate(cur, ev clusterSet, _ *logrus.Entry) (clusterSet, error) {
+	return updateClusters(cur, ev, func(id string, c, u map[string]any) error {
+		if hv, ok := u["hosts"]; ok {
+			hosts, err := upsert(c["hosts"], hv, "hosts", hostKey, func(_ string, old, upd map[string]any) (map[string]any, error) {
+				m := shallowCopy(old)
+				for k, v := range upd {
+					m[k] = v
+				}
+				return m, nil
+			})
+			if err != nil {
+				return invalid("topology UPDATE cluster %s: %v", id, err)
+			}
+			c["hosts"] = hosts
+		}
+		if cv, ok := u["components"]; ok {
+			comps, err := upsert(c["components"], cv, "components", keyOfComponent, mergeComponent)
+			if err != nil {
+				return invalid("topology UPDATE cluster %s: %v", id, err)
+			}
+			c["components"] = comps
+		}
+		return nil
+	})
+}
+
+// updateClusters inserts the event's unknown clusters whole and lets update
+// change a shallow copy of each known one.
+func updateClusters(cur, ev clusterSet, update func(id string, c, u map[string]any) error) (clusterSet, error) {
 	next := cur.clone()
 	for _, id := range ev.ids {
 		u := ev.m[id]
@@ -28,78 +58,123 @@ func topologyUpdate(cur, ev clusterSet, _ *logrus.Entry) (clusterSet, error) {
 			continue
 		}
 		c := shallowCopy(old)
-		if hv, ok := u["hosts"]; ok {
-			hosts, err := upsertHosts(c["hosts"], hv)
-			if err != nil {
-				return clusterSet{}, invalid("topology UPDATE cluster %s: %v", id, err)
-			}
-			c["hosts"] = hosts
-		}
-		if cv, ok := u["components"]; ok {
-			comps, err := upsertComponents(c["components"], cv)
-			if err != nil {
-				return clusterSet{}, invalid("topology UPDATE cluster %s: %v", id, err)
-			}
-			c["components"] = comps
+		if err := update(id, c, u); err != nil {
+			return clusterSet{}, err
 		}
 		next.m[id] = c
 	}
 	return next, nil
 }
 
-// upsertHosts merges hosts by hostId: a known host's fields are overwritten
-// by the update's (shallowly), an unknown one is appended.
-func upsertHosts(existing, updates any) ([]any, error) {
-	return upsertByID(existing, updates, "hostId", "hosts", "host entry", func(old, upd map[string]any) map[string]any {
-		m := shallowCopy(old)
-		for k, v := range upd {
-			m[k] = v
+// deleteFromClusters logs and skips an unknown cluster, deletes a cluster
+// whose object is empty and gives every other one to remove, which returns
+// the cluster's new content.
+func deleteFromClusters(cur, ev clusterSet, log *logrus.Entry, what string,
+	remove func(id string, old, d map[string]any) (map[string]any, error)) (clusterSet, error) {
+	next := cur.clone()
+	for _, id := range ev.ids {
+		d := ev.m[id]
+		old, ok := next.m[id]
+		if !ok {
+			log.WithField("cluster", id).Error(what + " DELETE for a cluster not in the cache; skipped")
+			continue
 		}
-		return m
-	})
+		if len(d) == 0 {
+			next.remove(id)
+			continue
+		}
+		c, err := remove(id, old, d)
+		if err != nil {
+			return clusterSet{}, err
+		}
+		next.m[id] = c
+	}
+	return next, nil
 }
 
-// upsertByID merges a list of objects keyed by idField: each update is
-// combined with the element of the same id, or appended. The existing list
-// is not modified.
-func upsertByID(existing, updates any, idField, listName, itemName string, combine func(old, upd map[string]any) map[string]any) ([]any, error) {
-	ups, ok := listOf(updates)
-	if !ok {
-		return nil, fmt.Errorf("%s is not a list", listName)
+// keyFunc reads the identity of a list element: its key and the element as
+// an object, or what is wrong with it.
+type keyFunc[K comparable] func(v any) (K, map[string]any, error)
+
+// byID identifies list elements by an id field (hostId, definitionId).
+func byID(idField, itemName string) keyFunc[string] {
+	return func(v any) (string, map[string]any, error) {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return "", nil, fmt.Errorf("%s is not an object", itemName)
+		}
+		k, ok := idKey(m[idField])
+		if !ok {
+			return "", nil, fmt.Errorf("%s without a %s", itemName, idField)
+		}
+		return k, m, nil
 	}
-	list, ok := listOf(existing)
+}
+
+var (
+	hostKey       = byID("hostId", "host entry")
+	definitionKey = byID("definitionId", "alert definition")
+)
+
+// twoLists reads a key's cached list and the event's list.
+func twoLists(cached, event any, name string) (have, change []any, err error) {
+	change, ok := listOf(event)
 	if !ok {
-		return nil, fmt.Errorf("cached %s is not a list", listName)
+		return nil, nil, fmt.Errorf("%s is not a list", name)
+	}
+	have, ok = listOf(cached)
+	if !ok {
+		return nil, nil, fmt.Errorf("cached %s is not a list", name)
+	}
+	return have, change, nil
+}
+
+// upsert merges a list of objects: each update is combined with the element
+// of the same key, or appended. The existing list is not modified.
+func upsert[K comparable](existing, updates any, listName string, key keyFunc[K],
+	combine func(k K, old, upd map[string]any) (map[string]any, error)) ([]any, error) {
+	list, ups, err := twoLists(existing, updates, listName)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]any, len(list), len(list)+len(ups))
 	copy(out, list)
-	index := make(map[string]int, len(out))
+	index := make(map[K]int, len(out))
 	for i, e := range out {
-		if em, ok := e.(map[string]any); ok {
-			if k, ok := idKey(em[idField]); ok {
-				if _, seen := index[k]; !seen {
-					index[k] = i
-				}
+		if k, _, err := key(e); err == nil {
+			if _, seen := index[k]; !seen {
+				index[k] = i
 			}
 		}
 	}
 	for _, u := range ups {
-		um, ok := u.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("%s is not an object", itemName)
+		k, um, err := key(u)
+		if err != nil {
+			return nil, err
 		}
-		k, ok := idKey(um[idField])
-		if !ok {
-			return nil, fmt.Errorf("%s without a %s", itemName, idField)
-		}
-		if i, found := index[k]; found {
-			out[i] = combine(out[i].(map[string]any), um)
+		i, found := index[k]
+		if !found {
+			index[k] = len(out)
+			out = append(out, um)
 			continue
 		}
-		index[k] = len(out)
-		out = append(out, um)
+		m, err := combine(k, out[i].(map[string]any), um)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = m
 	}
 	return out, nil
+}
+
+// indexOf is the position of the first element with key k, -1 if none.
+func indexOf[K comparable](list []any, k K, key keyFunc[K]) int {
+	for i, e := range list {
+		if ek, _, err := key(e); err == nil && ek == k {
+			return i
+		}
+	}
+	return -1
 }
 
 type componentKey struct{ service, component string }
@@ -117,60 +192,29 @@ func keyOfComponent(v any) (componentKey, map[string]any, error) {
 	return componentKey{svc, comp}, m, nil
 }
 
-func upsertComponents(existing, updates any) ([]any, error) {
-	ups, ok := listOf(updates)
-	if !ok {
-		return nil, fmt.Errorf("components is not a list")
-	}
-	list, ok := listOf(existing)
-	if !ok {
-		return nil, fmt.Errorf("cached components is not a list")
-	}
-	out := make([]any, len(list), len(list)+len(ups))
-	copy(out, list)
-	index := make(map[componentKey]int, len(out))
-	for i, c := range out {
-		if k, _, err := keyOfComponent(c); err == nil {
-			if _, seen := index[k]; !seen {
-				index[k] = i
+// mergeComponent replaces a known component's keys, hostIds unioned.
+func mergeComponent(k componentKey, old, upd map[string]any) (map[string]any, error) {
+	m := shallowCopy(old)
+	for kk, vv := range upd {
+		if kk == "hostIds" {
+			u, err := unionIDs(m["hostIds"], vv)
+			if err != nil {
+				return nil, fmt.Errorf("component %s/%s: %v", k.service, k.component, err)
 			}
+			vv = u
 		}
+		m[kk] = vv
 	}
-	for _, c := range ups {
-		k, cm, err := keyOfComponent(c)
-		if err != nil {
-			return nil, err
-		}
-		i, found := index[k]
-		if !found {
-			index[k] = len(out)
-			out = append(out, cm)
-			continue
-		}
-		m := shallowCopy(out[i].(map[string]any))
-		for kk, vv := range cm {
-			if kk == "hostIds" {
-				u, err := unionIDs(m["hostIds"], vv)
-				if err != nil {
-					return nil, fmt.Errorf("component %s/%s: %v", k.service, k.component, err)
-				}
-				vv = u
-			}
-			m[kk] = vv
-		}
-		out[i] = m
-	}
-	return out, nil
+	return m, nil
 }
 
 // unionIDs returns the existing ids (duplicates dropped) followed by the new
 // ones not yet present. Python builds a set, so its order is arbitrary; a
 // stable order is as valid and keeps the file diff-friendly.
 func unionIDs(existing, add any) ([]any, error) {
-	a, ok1 := listOf(existing)
-	b, ok2 := listOf(add)
-	if !ok1 || !ok2 {
-		return nil, fmt.Errorf("hostIds is not a list")
+	a, b, err := twoLists(existing, add, "hostIds")
+	if err != nil {
+		return nil, err
 	}
 	seen := make(map[string]bool, len(a)+len(b))
 	out := make([]any, 0, len(a)+len(b))
@@ -199,23 +243,12 @@ func unionIDs(existing, add any) ([]any, error) {
 // components) in one DELETE only the last one is really removed. Here all of
 // them are.
 func topologyDelete(cur, ev clusterSet, log *logrus.Entry) (clusterSet, error) {
-	next := cur.clone()
-	for _, id := range ev.ids {
-		d := ev.m[id]
-		old, ok := next.m[id]
-		if !ok {
-			log.WithField("cluster", id).Error("topology DELETE for a cluster not in the cache; skipped")
-			continue
-		}
-		if len(d) == 0 {
-			next.remove(id)
-			continue
-		}
+	return deleteFromClusters(cur, ev, log, "topology", func(id string, old, d map[string]any) (map[string]any, error) {
 		c := shallowCopy(old)
 		if hv, ok := d["hosts"]; ok {
 			hosts, err := deleteHosts(c["hosts"], hv, id, log)
 			if err != nil {
-				return clusterSet{}, invalid("topology DELETE cluster %s: %v", id, err)
+				return nil, invalid("topology DELETE cluster %s: %v", id, err)
 			}
 			if hosts != nil {
 				c["hosts"] = hosts
@@ -224,43 +257,32 @@ func topologyDelete(cur, ev clusterSet, log *logrus.Entry) (clusterSet, error) {
 		if cv, ok := d["components"]; ok {
 			comps, err := deleteComponents(c["components"], cv)
 			if err != nil {
-				return clusterSet{}, invalid("topology DELETE cluster %s: %v", id, err)
+				return nil, invalid("topology DELETE cluster %s: %v", id, err)
 			}
 			c["components"] = comps
 		}
-		next.m[id] = c
-	}
-	return next, nil
+		return c, nil
+	})
 }
 
 // deleteHosts returns nil when the cluster had no hosts list at all (then no
 // key is added).
 func deleteHosts(existing, dels any, cluster string, log *logrus.Entry) ([]any, error) {
-	ds, ok := listOf(dels)
-	if !ok {
-		return nil, fmt.Errorf("hosts is not a list")
-	}
-	list, ok := listOf(existing)
-	if !ok {
-		return nil, fmt.Errorf("cached hosts is not a list")
+	list, ds, err := twoLists(existing, dels, "hosts")
+	if err != nil {
+		return nil, err
 	}
 	present := make(map[string]bool, len(list))
 	for _, h := range list {
-		if hm, ok := h.(map[string]any); ok {
-			if k, ok := idKey(hm["hostId"]); ok {
-				present[k] = true
-			}
+		if k, _, err := hostKey(h); err == nil {
+			present[k] = true
 		}
 	}
 	drop := make(map[string]bool, len(ds))
 	for _, h := range ds {
-		hm, ok := h.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("host entry is not an object")
-		}
-		k, ok := idKey(hm["hostId"])
-		if !ok {
-			return nil, fmt.Errorf("host entry without a hostId")
+		k, hm, err := hostKey(h)
+		if err != nil {
+			return nil, err
 		}
 		if !present[k] {
 			log.WithFields(logrus.Fields{"cluster": cluster, "hostId": hm["hostId"]}).
@@ -274,10 +296,8 @@ func deleteHosts(existing, dels any, cluster string, log *logrus.Entry) ([]any, 
 	}
 	out := make([]any, 0, len(list))
 	for _, h := range list {
-		if hm, ok := h.(map[string]any); ok {
-			if k, ok := idKey(hm["hostId"]); ok && drop[k] {
-				continue
-			}
+		if k, _, err := hostKey(h); err == nil && drop[k] {
+			continue
 		}
 		out = append(out, h)
 	}
@@ -285,13 +305,9 @@ func deleteHosts(existing, dels any, cluster string, log *logrus.Entry) ([]any, 
 }
 
 func deleteComponents(existing, dels any) ([]any, error) {
-	ds, ok := listOf(dels)
-	if !ok {
-		return nil, fmt.Errorf("components is not a list")
-	}
-	list, ok := listOf(existing)
-	if !ok {
-		return nil, fmt.Errorf("cached components is not a list")
+	list, ds, err := twoLists(existing, dels, "components")
+	if err != nil {
+		return nil, err
 	}
 	out := make([]any, len(list))
 	copy(out, list)
@@ -300,13 +316,7 @@ func deleteComponents(existing, dels any) ([]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		i := -1
-		for j, e := range out {
-			if ek, _, err := keyOfComponent(e); err == nil && ek == k {
-				i = j
-				break
-			}
-		}
+		i := indexOf(out, k, keyOfComponent)
 		if i < 0 {
 			return nil, fmt.Errorf("cannot delete component %s/%s: not in the cache", k.service, k.component)
 		}
@@ -333,10 +343,9 @@ func deleteComponents(existing, dels any) ([]any, error) {
 }
 
 func subtractIDs(have, remove any) ([]any, error) {
-	a, ok1 := listOf(have)
-	b, ok2 := listOf(remove)
-	if !ok1 || !ok2 {
-		return nil, fmt.Errorf("hostIds is not a list")
+	a, b, err := twoLists(have, remove, "hostIds")
+	if err != nil {
+		return nil, err
 	}
 	drop := make(map[string]bool, len(b))
 	for _, v := range b {
@@ -354,32 +363,15 @@ func subtractIDs(have, remove any) ([]any, error) {
 	return out, nil
 }
 
-// metadataUpdate deep-merges every cluster: nested objects merge key by key,
-// any other value (arrays included) replaces; keys are never removed.
+// metadataUpdate deep-merges every cluster as Python's Utils.update_nested
+// does: nested objects merge key by key, any other value (arrays included)
+// replaces; keys are never removed. The snapshot's maps are not modified.
 func metadataUpdate(cur, ev clusterSet, _ *logrus.Entry) (clusterSet, error) {
 	next := cur.clone()
 	for _, id := range ev.ids {
-		next.put(id, mergeNested(next.m[id], ev.m[id]))
+		next.put(id, pyvalue.MergeNested(next.m[id], ev.m[id]))
 	}
 	return next, nil
-}
-
-// mergeNested returns dst updated by src without modifying dst; a dst that is
-// not an object is replaced, as Python's Utils.update_nested does.
-func mergeNested(dst, src map[string]any) map[string]any {
-	out := make(map[string]any, len(dst)+len(src))
-	for k, v := range dst {
-		out[k] = v
-	}
-	for k, v := range src {
-		if sm, ok := v.(map[string]any); ok {
-			dm, _ := out[k].(map[string]any)
-			out[k] = mergeNested(dm, sm)
-			continue
-		}
-		out[k] = v
-	}
-	return out
 }
 
 // metadataDelete only removes whole clusters; any non-empty cluster object is
@@ -409,37 +401,21 @@ func metadataDelete(cur, ev clusterSet, log *logrus.Entry) (clusterSet, error) {
 // Deliberate difference: a cluster object without "alertDefinitions" only
 // overwrites the other keys (Python raises KeyError).
 func alertDefinitionsUpdate(cur, ev clusterSet, _ *logrus.Entry) (clusterSet, error) {
-	next := cur.clone()
-	for _, id := range ev.ids {
-		u := ev.m[id]
-		old, ok := next.m[id]
-		if !ok {
-			next.put(id, u)
-			continue
-		}
-		c := shallowCopy(old)
+	return updateClusters(cur, ev, func(id string, c, u map[string]any) error {
 		for k, v := range u {
 			if k != "alertDefinitions" {
 				c[k] = v
 			}
 		}
 		if dv, ok := u["alertDefinitions"]; ok {
-			defs, err := upsertDefinitions(old["alertDefinitions"], dv)
+			defs, err := upsert(c["alertDefinitions"], dv, "alertDefinitions", definitionKey,
+				func(_ string, _, upd map[string]any) (map[string]any, error) { return upd, nil })
 			if err != nil {
-				return clusterSet{}, invalid("alert definitions UPDATE cluster %s: %v", id, err)
+				return invalid("alert definitions UPDATE cluster %s: %v", id, err)
 			}
 			c["alertDefinitions"] = defs
 		}
-		next.m[id] = c
-	}
-	return next, nil
-}
-
-// upsertDefinitions replaces definitions by definitionId and appends
-// unknown ones.
-func upsertDefinitions(existing, updates any) ([]any, error) {
-	return upsertByID(existing, updates, "definitionId", "alertDefinitions", "alert definition", func(_, upd map[string]any) map[string]any {
-		return upd
+		return nil
 	})
 }
 
@@ -451,58 +427,30 @@ func upsertDefinitions(existing, updates any) ([]any, error) {
 // Deliberate difference: a non-empty cluster object without
 // "alertDefinitions" deletes nothing (Python raises KeyError).
 func alertDefinitionsDelete(cur, ev clusterSet, log *logrus.Entry) (clusterSet, error) {
-	next := cur.clone()
-	for _, id := range ev.ids {
-		d := ev.m[id]
-		old, ok := next.m[id]
-		if !ok {
-			log.WithField("cluster", id).Error("alert definitions DELETE for a cluster not in the cache; skipped")
-			continue
-		}
-		if len(d) == 0 {
-			next.remove(id)
-			continue
-		}
+	return deleteFromClusters(cur, ev, log, "alert definitions", func(id string, old, d map[string]any) (map[string]any, error) {
 		dv, ok := d["alertDefinitions"]
 		if !ok {
-			continue
+			return old, nil
 		}
-		dels, ok := listOf(dv)
-		if !ok {
-			return clusterSet{}, invalid("alert definitions DELETE cluster %s: alertDefinitions is not a list", id)
-		}
-		list, ok := listOf(old["alertDefinitions"])
-		if !ok {
-			return clusterSet{}, invalid("alert definitions DELETE cluster %s: cached alertDefinitions is not a list", id)
+		list, dels, err := twoLists(old["alertDefinitions"], dv, "alertDefinitions")
+		if err != nil {
+			return nil, invalid("alert definitions DELETE cluster %s: %v", id, err)
 		}
 		out := make([]any, len(list))
 		copy(out, list)
 		for _, e := range dels {
-			em, ok := e.(map[string]any)
-			if !ok {
-				return clusterSet{}, invalid("alert definitions DELETE cluster %s: definition is not an object", id)
+			k, em, err := definitionKey(e)
+			if err != nil {
+				return nil, invalid("alert definitions DELETE cluster %s: %v", id, err)
 			}
-			k, ok := idKey(em["definitionId"])
-			if !ok {
-				return clusterSet{}, invalid("alert definitions DELETE cluster %s: definition without a definitionId", id)
-			}
-			i := -1
-			for j, x := range out {
-				if xm, ok := x.(map[string]any); ok {
-					if xk, ok := idKey(xm["definitionId"]); ok && xk == k {
-						i = j
-						break
-					}
-				}
-			}
+			i := indexOf(out, k, definitionKey)
 			if i < 0 {
-				return clusterSet{}, invalid("alert definitions DELETE cluster %s: cannot delete definition %v: not in the cache", id, em["definitionId"])
+				return nil, invalid("alert definitions DELETE cluster %s: cannot delete definition %v: not in the cache", id, em["definitionId"])
 			}
 			out = append(out[:i], out[i+1:]...)
 		}
 		c := shallowCopy(old)
 		c["alertDefinitions"] = out
-		next.m[id] = c
-	}
-	return next, nil
+		return c, nil
+	})
 }

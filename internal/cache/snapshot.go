@@ -30,8 +30,8 @@ func (s *Snapshot) ClusterIDs() []string { return s.content.ids }
 func (s *Snapshot) Len() int { return len(s.content.ids) }
 
 // Raw returns the cluster object exactly as received (nil if absent), for
-// consumers that copy it into command JSON. Shared: do not modify; DeepCopy
-// it first.
+// consumers that copy it into command JSON. Shared: do not modify;
+// pyvalue.DeepCopy it first.
 func (s *Snapshot) Raw(clusterID string) map[string]any { return s.content.m[clusterID] }
 
 // EventType is the eventType of the event that produced this snapshot

@@ -130,7 +130,7 @@ func buildTopologyCluster(id string, raw map[string]any, log *logrus.Entry) (*To
 			return nil, fmt.Errorf("host entry without an integer hostId")
 		}
 		c.Hosts = append(c.Hosts, TopologyHost{
-			HostID: hid, HostName: str(m["hostName"]), RackName: str(m["rackName"]), IPv4: str(m["ipv4"]), Raw: m,
+			HostID: hid, HostName: viewText(m["hostName"]), RackName: viewText(m["rackName"]), IPv4: viewText(m["ipv4"]), Raw: m,
 		})
 	}
 	for _, e := range comps {
@@ -154,7 +154,7 @@ func buildTopologyCluster(id string, raw map[string]any, log *logrus.Entry) (*To
 			ServiceName: k.service, ComponentName: k.component, HostIDs: ids,
 			ComponentLevelParams: stringMap(m["componentLevelParams"]),
 			CommandParams:        stringMap(m["commandParams"]),
-			Version:              str(m["version"]),
+			Version:              viewText(m["version"]),
 			Raw:                  m,
 		})
 	}

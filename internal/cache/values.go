@@ -6,44 +6,14 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // Values inside the caches are what encoding/json produces with UseNumber:
 // map[string]any, []any, string, bool, nil and json.Number. json.Number keeps
 // the server's digits, so large ids and timestamps survive a round trip
 // through the files exactly.
-
-// DeepCopy returns a private, mutable copy of m: every nested map and slice is
-// copied, scalars are shared (they are immutable). A nil map gives nil.
-func DeepCopy(m map[string]any) map[string]any {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = DeepCopyValue(v)
-	}
-	return out
-}
-
-// DeepCopyValue is DeepCopy for any JSON value.
-func DeepCopyValue(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		return DeepCopy(t)
-	case []any:
-		if t == nil {
-			return []any(nil)
-		}
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = DeepCopyValue(e)
-		}
-		return out
-	default:
-		return v
-	}
-}
 
 // shallowCopy copies one level of a map; the copy-on-write merges use it so
 // that untouched sub-trees stay shared with the previous snapshot.
@@ -93,27 +63,16 @@ func idKey(v any) (string, bool) {
 // canonicalInt reports whether s is an integer written the one way
 // strconv.FormatInt would write it.
 func canonicalInt(s string) bool {
-	if strings.HasPrefix(s, "-") {
-		s = s[1:]
-		if s == "0" {
-			return false
-		}
-	}
-	if s == "" || (s[0] == '0' && len(s) > 1) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
+	digits := strings.TrimPrefix(s, "-")
+	return pyvalue.IsDigits(digits) && (digits[0] != '0' || s == "0")
 }
 
-// str renders a scalar as the string a reader of a "string map" expects:
-// strings as is, numbers by their JSON text, booleans as true/false, null as
-// "". Objects and arrays become compact JSON.
-func str(v any) string {
+// viewText is the string a typed view holds for a JSON value: strings as
+// is, numbers by their JSON text, booleans as true/false, null as "",
+// objects and arrays as compact JSON. It is deliberately not Python's str()
+// (internal/pyvalue): the Python agent keeps the JSON value itself, and the
+// readers of these views compare with the JSON spelling ("true").
+func viewText(v any) string {
 	switch t := v.(type) {
 	case nil:
 		return ""
@@ -133,7 +92,7 @@ func str(v any) string {
 }
 
 // stringMap converts a JSON object of (normally) strings to map[string]string
-// with str; null values are left out. A non-object gives nil.
+// with viewText; null values are left out. A non-object gives nil.
 func stringMap(v any) map[string]string {
 	m, ok := v.(map[string]any)
 	if !ok {
@@ -144,7 +103,7 @@ func stringMap(v any) map[string]string {
 		if e == nil {
 			continue
 		}
-		out[k] = str(e)
+		out[k] = viewText(e)
 	}
 	return out
 }

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // CommandSource is what the orchestrator needs from the cluster caches to
@@ -86,7 +88,7 @@ func isCluster(clusterID string) bool { return clusterID != "-1" && clusterID !=
 // expanded (docs/behaviour.md §5.4.1). The header is not modified.
 func buildCommand(src CommandSource, header map[string]any, ap agentParams) (map[string]any, error) {
 	rawCluster, hasCluster := header["clusterId"]
-	clusterID := pyStr(rawCluster)
+	clusterID := pyvalue.Str(rawCluster)
 	var base map[string]any
 	if hasCluster && isCluster(clusterID) {
 		service, ok := stringOf(header["serviceName"])
@@ -126,8 +128,8 @@ func buildCommand(src CommandSource, header map[string]any, ap agentParams) (map
 	if hasCHI {
 		delete(base, "clusterHostInfo")
 	}
-	cmd := mergeNested(base, header)
-	if hasCHI && truthy(headerCHI) {
+	cmd := pyvalue.MergeNestedInPlace(base, header)
+	if hasCHI && pyvalue.Truthy(headerCHI) {
 		chi, ok := headerCHI.(map[string]any)
 		if !ok {
 			return nil, agentErrorf("clusterHostInfo is not an object")
@@ -142,10 +144,10 @@ func buildCommand(src CommandSource, header map[string]any, ap agentParams) (map
 }
 
 func checkConfigsTimestamp(src CommandSource, required any) error {
-	if !truthy(required) {
+	if !pyvalue.Truthy(required) {
 		return nil
 	}
-	req, ok := intOf(required)
+	req, ok := pyvalue.Integral(required)
 	if !ok {
 		return fmt.Errorf("requiredConfigTimestamp %v is not an integer", required)
 	}
@@ -182,8 +184,8 @@ func clusterBase(cd ClusterData, clusterID, service, role string) (map[string]an
 	base := map[string]any{
 		"clusterLevelParams":  clp,
 		"hostLevelParams":     copyMap(cd.HostLevelParams),
-		"clusterHostInfo":     copyValue(hostInfoValue(topo.ClusterHostInfo)),
-		"localComponents":     copyValue(nonNilStrings(topo.LocalComponents)),
+		"clusterHostInfo":     pyvalue.DeepCopy(hostInfoValue(topo.ClusterHostInfo)),
+		"localComponents":     pyvalue.DeepCopy(nonNilStrings(topo.LocalComponents)),
 		"componentVersionMap": versionMapValue(topo.ComponentVersionMap),
 		"agentLevelParams":    map[string]any{"hostname": topo.HostName},
 	}
@@ -204,7 +206,7 @@ func clusterBase(cd ClusterData, clusterID, service, role string) (map[string]an
 		base["commandParams"] = copyMap(orEmpty(c.CommandParams))
 	}
 	for k, v := range cd.Configurations {
-		base[k] = copyValue(v)
+		base[k] = pyvalue.DeepCopy(v)
 	}
 	return base, nil
 }
@@ -226,7 +228,7 @@ func nonNilStrings(s []string) []string {
 func hostInfoValue(m map[string][]string) map[string]any {
 	out := make(map[string]any, len(m))
 	for k, v := range m {
-		out[k] = copyValue(nonNilStrings(v))
+		out[k] = pyvalue.DeepCopy(nonNilStrings(v))
 	}
 	return out
 }
@@ -234,32 +236,9 @@ func hostInfoValue(m map[string][]string) map[string]any {
 func versionMapValue(m map[string]map[string]string) map[string]any {
 	out := make(map[string]any, len(m))
 	for svc, comps := range m {
-		out[svc] = copyValue(comps)
+		out[svc] = pyvalue.DeepCopy(comps)
 	}
 	return out
-}
-
-// mergeNested merges src into dst recursively and returns dst: objects are
-// merged key by key, any other src value (lists included) replaces dst's.
-// src is copied, never aliased. Deliberate difference: when dst holds a
-// non-object where src has an object, the Python agent keeps only the last
-// key of src's object; here src's object replaces the value.
-func mergeNested(dst, src map[string]any) map[string]any {
-	if dst == nil {
-		dst = make(map[string]any, len(src))
-	}
-	for k, v := range src {
-		if sm, ok := v.(map[string]any); ok {
-			if dm, ok := dst[k].(map[string]any); ok {
-				dst[k] = mergeNested(dm, sm)
-				continue
-			}
-			dst[k] = mergeNested(nil, sm)
-			continue
-		}
-		dst[k] = copyValue(v)
-	}
-	return dst
 }
 
 // The seven keys a compressed clusterHostInfo must carry.
@@ -304,7 +283,7 @@ func expandClusterHostInfo(chi map[string]any) (map[string]any, error) {
 			if i < 0 || i >= len(hosts) {
 				return nil, agentErrorf("clusterHostInfo %s: host index %d out of range (%d hosts)", k, i, len(hosts))
 			}
-			names = append(names, copyValue(hosts[i]))
+			names = append(names, pyvalue.DeepCopy(hosts[i]))
 		}
 		out[k] = names
 	}
@@ -319,14 +298,14 @@ func expandClusterHostInfo(chi map[string]any) (map[string]any, error) {
 		}
 		if k == chiPingPorts {
 			for i, v := range vals {
-				vals[i] = pyStr(v)
+				vals[i] = pyvalue.Str(v)
 			}
 		}
 		out[k] = vals
 	}
-	out[chiHosts] = copyValue(hosts)
+	out[chiHosts] = pyvalue.DeepCopy(hosts)
 	for _, k := range []string{chiSrvHost, chiSrvPort, chiSrvSSL} {
-		out[k] = copyValue(chi[k])
+		out[k] = pyvalue.DeepCopy(chi[k])
 	}
 	return out, nil
 }
@@ -352,35 +331,36 @@ func rangesToIndexes(items []string) ([]int, error) {
 	var out []int
 	for _, item := range items {
 		for _, r := range strings.Split(item, ",") {
-			bounds := strings.Split(r, "-")
-			switch len(bounds) {
-			case 1:
-				i, err := pyInt(bounds[0])
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, i)
-			case 2:
-				if bounds[0] == "" || bounds[1] == "" {
-					return nil, agentErrorf("Broken data in given range, expected - m-n or m, got: %s", r)
-				}
-				lo, err := pyInt(bounds[0])
-				if err != nil {
-					return nil, err
-				}
-				hi, err := pyInt(bounds[1])
-				if err != nil {
-					return nil, err
-				}
-				for i := lo; i <= hi; i++ {
-					out = append(out, i)
-				}
-			default:
+			lo, hi, ok, err := indexRange(r)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
 				return nil, agentErrorf("Broken data in given range, expected - m-n or m, got: %s", r)
+			}
+			for i := lo; i <= hi; i++ {
+				out = append(out, i)
 			}
 		}
 	}
 	return out, nil
+}
+
+// indexRange reads "m" or "m-n". ok is false for an empty bound of a pair or
+// more than one "-", which each caller treats in its own way.
+func indexRange(r string) (lo, hi int, ok bool, err error) {
+	bounds := strings.Split(r, "-")
+	if len(bounds) > 2 || (len(bounds) == 2 && (bounds[0] == "" || bounds[1] == "")) {
+		return 0, 0, false, nil
+	}
+	if lo, err = rangeIndex(bounds[0]); err != nil {
+		return 0, 0, true, err
+	}
+	hi = lo
+	if len(bounds) == 2 {
+		hi, err = rangeIndex(bounds[1])
+	}
+	return lo, hi, true, err
 }
 
 // mappedRangesToList converts ["8670:0-2,4", "8671:3"] to a list ordered by
@@ -394,33 +374,19 @@ func mappedRangesToList(items []string) ([]any, error) {
 			return nil, agentErrorf("Broken data in given value to range, expected format - value:m-n, got - %s", item)
 		}
 		var value any = parts[0]
-		if isDigits(parts[0]) {
+		if pyvalue.IsDigits(parts[0]) {
 			value = digitsValue(parts[0])
 		}
 		for _, r := range strings.Split(parts[1], ",") {
-			bounds := strings.Split(r, "-")
-			switch len(bounds) {
-			case 1:
-				i, err := pyInt(bounds[0])
-				if err != nil {
-					return nil, err
-				}
+			lo, hi, ok, err := indexRange(r)
+			if err != nil {
+				return nil, err
+			}
+			if !ok && strings.Count(r, "-") == 1 {
+				return nil, agentErrorf("Broken data in given value to range, expected format - value:m-n, got - %s", r)
+			}
+			for i := lo; ok && i <= hi; i++ {
 				byIndex[i] = value
-			case 2:
-				if bounds[0] == "" || bounds[1] == "" {
-					return nil, agentErrorf("Broken data in given value to range, expected format - value:m-n, got - %s", r)
-				}
-				lo, err := pyInt(bounds[0])
-				if err != nil {
-					return nil, err
-				}
-				hi, err := pyInt(bounds[1])
-				if err != nil {
-					return nil, err
-				}
-				for i := lo; i <= hi; i++ {
-					byIndex[i] = value
-				}
 			}
 		}
 	}
@@ -440,28 +406,16 @@ func mappedRangesToList(items []string) ([]any, error) {
 // the agent allocate without limit; no cluster comes near it.
 const maxRangeIndex = 1 << 20
 
-// pyInt parses an index like Python's int(): surrounding whitespace allowed.
-func pyInt(s string) (int, error) {
-	i, err := strconv.Atoi(trimPySpace(s))
-	if err != nil {
+// rangeIndex reads a host index like Python's int(), bounded.
+func rangeIndex(s string) (int, error) {
+	i, ok := pyvalue.ParseInt(s)
+	if !ok {
 		return 0, agentErrorf("Broken data in given range, invalid number %q", s)
 	}
 	if i < 0 || i > maxRangeIndex {
 		return 0, agentErrorf("Broken data in given range, index %d out of bounds", i)
 	}
-	return i, nil
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
+	return int(i), nil
 }
 
 // digitsValue is int(s) for an all-digit string: an int when it fits, else

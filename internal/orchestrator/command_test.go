@@ -7,38 +7,6 @@ import (
 	"testing"
 )
 
-func TestMergeNested(t *testing.T) {
-	cases := []struct {
-		name          string
-		dst, src, out string
-	}{
-		{"header wins", `{"a":1,"b":2}`, `{"b":3}`, `{"a":1,"b":3}`},
-		{"objects merge", `{"c":{"x":1,"y":{"p":1}}}`, `{"c":{"y":{"q":2},"z":3}}`, `{"c":{"x":1,"y":{"p":1,"q":2},"z":3}}`},
-		{"lists replace", `{"l":[1,2,3]}`, `{"l":[4]}`, `{"l":[4]}`},
-		{"object replaces scalar", `{"c":"s"}`, `{"c":{"x":1,"y":2}}`, `{"c":{"x":1,"y":2}}`},
-		{"scalar replaces object", `{"c":{"x":1}}`, `{"c":null}`, `{"c":null}`},
-		{"new keys", `{}`, `{"n":{"m":[1]}}`, `{"n":{"m":[1]}}`},
-	}
-	for _, c := range cases {
-		dst, src := decode(t, jsonObj(t, c.dst)), decode(t, jsonObj(t, c.src))
-		srcBefore, _ := json.Marshal(src)
-		got := mergeNested(dst, src)
-		if want := decode(t, jsonObj(t, c.out)); !reflect.DeepEqual(got, want) {
-			t.Errorf("%s: got %v want %v", c.name, got, want)
-		}
-		if after, _ := json.Marshal(src); string(after) != string(srcBefore) {
-			t.Errorf("%s: source modified", c.name)
-		}
-	}
-	// The result never aliases the header: changing it leaves the header alone.
-	src := decode(t, jsonObj(t, `{"configurations":{"t":{"password":"x"}}}`))
-	got := mergeNested(nil, src)
-	delete(got["configurations"].(map[string]any)["t"].(map[string]any), "password")
-	if src["configurations"].(map[string]any)["t"].(map[string]any)["password"] != "x" {
-		t.Error("merge result aliases the header")
-	}
-}
-
 func jsonObj(t *testing.T, s string) map[string]any {
 	var m map[string]any
 	if err := json.Unmarshal([]byte(s), &m); err != nil {
@@ -161,29 +129,6 @@ func TestBuildCommandNeedsClusterData(t *testing.T) {
 		}
 		if !reflect.DeepEqual(cmd, want) {
 			t.Errorf("cluster %s:\n%v\nwant\n%v", id, cmd, want)
-		}
-	}
-}
-
-func TestPyStrAndIntOf(t *testing.T) {
-	for v, want := range map[any]string{json.Number("42"): "42", float64(42): "42", "x": "x", nil: "None", true: "True", 1.5: "1.5"} {
-		if got := pyStr(v); got != want {
-			t.Errorf("pyStr(%v) = %q", v, got)
-		}
-	}
-	for v, want := range map[any]int64{"1200": 1200, " 7\n": 7, json.Number("900"): 900, float64(3): 3} {
-		if got, ok := intOf(v); !ok || got != want {
-			t.Errorf("intOf(%v) = %d %v", v, got, ok)
-		}
-	}
-	for _, v := range []any{"1.5", "", "x", nil, 2.5} {
-		if _, ok := intOf(v); ok {
-			t.Errorf("intOf(%v) accepted", v)
-		}
-	}
-	for v, want := range map[any]bool{"false": true, "": false, false: false, true: true, nil: false, json.Number("0"): false} {
-		if truthy(v) != want {
-			t.Errorf("truthy(%v) != %v", v, want)
 		}
 	}
 }

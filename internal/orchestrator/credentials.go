@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 const (
@@ -30,7 +32,7 @@ const (
 // JCEKS files before it runs (docs/behaviour.md §5.4.3).
 func needsCredentialStore(cmd map[string]any, commandName string) bool {
 	slp := child(cmd, "serviceLevelParams")
-	if slp == nil || !truthy(slp["credentialStoreEnabled"]) || commandName == "STATUS" {
+	if slp == nil || !pyvalue.Truthy(slp["credentialStoreEnabled"]) || commandName == "STATUS" {
 		return false
 	}
 	retried, _ := child(cmd, "agentLevelParams")["commandBeingRetried"].(string)
@@ -62,7 +64,7 @@ func credentialsByConfigType(cmd map[string]any) map[string]map[string]string {
 			}
 			if keyName == valueName {
 				if v, ok := config[valueName]; ok {
-					creds[keyName] = pyStr(v)
+					creds[keyName] = pyvalue.Str(v)
 					used = append(used, valueName)
 				}
 				continue
@@ -80,7 +82,7 @@ func credentialsByConfigType(cmd map[string]any) map[string]map[string]string {
 			alias, okAlias := keyConfig[name]
 			pwd, okPwd := config[valueName]
 			if okAlias && okPwd {
-				creds[pyStr(alias)] = pyStr(pwd)
+				creds[pyvalue.Str(alias)] = pyvalue.Str(pwd)
 				used = append(used, valueName)
 			}
 		}
@@ -122,7 +124,7 @@ func (o *Orchestrator) generateJCEKS(cmd map[string]any) error {
 	classPath := filepath.Join(o.cfg.CredentialLibDir, "*")
 	owner, _ := cmd["role"].(string)
 	if owner == "" {
-		owner = pyStr(cmd["serviceName"])
+		owner = pyvalue.Str(cmd["serviceName"])
 	}
 	dir := filepath.Join(o.cfg.CredentialConfDir, strings.ToLower(owner))
 	configs := child(cmd, "configurations")

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 const (
@@ -202,9 +204,9 @@ func (o *Orchestrator) LogCommandOutput(command map[string]any, stdout, stderr s
 	if v, ok := child(command, "commandParams")["log_output"].(string); ok && v == "false" {
 		return
 	}
-	taskID := pyStr(command["taskId"])
+	taskID := pyvalue.Str(command["taskId"])
 	ident := fmt.Sprintf("command with id = %s, role = %s, roleCommand = %s",
-		taskID, pyStr(command["role"]), pyStr(command["roleCommand"]))
+		taskID, pyvalue.Str(command["role"]), pyvalue.Str(command["roleCommand"]))
 	for _, part := range []struct{ name, text string }{{"output", stdout}, {"stderr", stderr}} {
 		if part.text == "" {
 			continue

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ambari-go/ambari-agent/internal/cache"
 	"github.com/ambari-go/ambari-agent/internal/protocol"
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 	"github.com/ambari-go/ambari-agent/internal/testutil"
 )
 
@@ -180,7 +181,7 @@ func testkitParams(script string, timeout int, more map[string]any) map[string]a
 
 // request builds a Request with the standard task files.
 func (e *env) request(h map[string]any) Request {
-	f := e.orch.TaskFiles(protocol.ExecutionCommand, pyStr(h["taskId"]))
+	f := e.orch.TaskFiles(protocol.ExecutionCommand, pyvalue.Str(h["taskId"]))
 	return Request{Command: h, OutFile: f.Out, ErrFile: f.Err, Overwrite: true}
 }
 

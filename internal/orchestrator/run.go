@@ -11,9 +11,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/ambari-go/ambari-agent/internal/protocol"
 	"github.com/ambari-go/ambari-agent/internal/pyrunner"
-	"github.com/sirupsen/logrus"
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // maxTimeout keeps absurd command_timeout values from overflowing.
@@ -28,7 +30,7 @@ const maxTimeout = 100 * 365 * 24 * time.Hour
 // waiting and returns a result with Err == ErrStopped, leaving the script
 // (and whatever it started) running. Use Cancel to kill a command.
 func (o *Orchestrator) Run(ctx context.Context, req Request) Result {
-	taskID := pyStr(req.Command["taskId"])
+	taskID := pyvalue.Str(req.Command["taskId"])
 	t := o.register(taskID)
 	t.onStarted = req.OnProcessStarted
 	log := o.log.WithField("taskId", taskID)

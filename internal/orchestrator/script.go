@@ -11,6 +11,7 @@ import (
 	"github.com/ambari-go/ambari-agent/internal/cache"
 	"github.com/ambari-go/ambari-agent/internal/filecache"
 	"github.com/ambari-go/ambari-agent/internal/protocol"
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // plan is a command ready to run: its full JSON written to disk and the
@@ -67,10 +68,10 @@ func (o *Orchestrator) prepare(ctx context.Context, s *runSpec) (*plan, error) {
 	if !ok {
 		return p, errors.New("commandParams.script is missing")
 	}
-	if p.timeoutSecs, ok = intOf(cp["command_timeout"]); !ok {
+	if p.timeoutSecs, ok = pyvalue.Integral(cp["command_timeout"]); !ok {
 		return p, fmt.Errorf("commandParams.command_timeout %v is missing or not an integer", cp["command_timeout"])
 	}
-	p.clusterID = pyStr(cmd["clusterId"])
+	p.clusterID = pyvalue.Str(cmd["clusterId"])
 	p.commandType, _ = cmd["commandType"].(string)
 	if s.status {
 		p.taskID = "status"
@@ -79,7 +80,7 @@ func (o *Orchestrator) prepare(ctx context.Context, s *runSpec) (*plan, error) {
 		if !ok {
 			return p, errors.New("the command has no taskId")
 		}
-		p.taskID = pyStr(tid)
+		p.taskID = pyvalue.Str(tid)
 		p.commandName, _ = cmd["roleCommand"].(string)
 	}
 	if s.forced != "" {
@@ -217,8 +218,8 @@ func (o *Orchestrator) resolveHooks(ctx context.Context, cmd map[string]any, com
 	service, hasService := cmd["serviceName"]
 	// The Python agent renders a missing role as None; service-level names
 	// are skipped only when serviceName is absent.
-	role := pyStr(cmd["role"])
-	svc := pyStr(service)
+	role := pyvalue.Str(cmd["role"])
+	svc := pyvalue.Str(service)
 	names := func(prefix string, order []int) []string {
 		all := []string{
 			prefix + "-" + commandName,

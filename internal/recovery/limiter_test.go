@@ -118,19 +118,6 @@ func TestBackoffGaps(t *testing.T) {
 	}
 }
 
-func TestParsePyInt(t *testing.T) {
-	for in, want := range map[string]int{"5": 5, " 7 ": 7, "+3": 3, "-2": -2, "1_000": 1000, "0": 0} {
-		if got, ok := parsePyInt(in); !ok || got != want {
-			t.Errorf("parsePyInt(%q) = %d %v, want %d", in, got, ok, want)
-		}
-	}
-	for _, in := range []string{"", "abc", "5.0", "_5", "5_", "1__0", "+-3", "--3", "5 5", "0x10"} {
-		if _, ok := parsePyInt(in); ok {
-			t.Errorf("parsePyInt(%q) accepted", in)
-		}
-	}
-}
-
 // The two window measures differ: the counter resets when a window passed
 // since the last attempt, while a component at its maximum may go again
 // once a window passed since the last reset, however recent its last

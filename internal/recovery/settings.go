@@ -2,8 +2,9 @@ package recovery
 
 import (
 	"errors"
-	"strconv"
 	"strings"
+
+	"github.com/ambari-go/ambari-agent/internal/pyvalue"
 )
 
 // Mode is the recovery type from cluster-env. It decides which desired and
@@ -122,25 +123,8 @@ func parseClusterEnv(env map[string]string) settings {
 // readInt overwrites *dst only when the key holds an integer.
 func readInt(env map[string]string, key string, dst *int) {
 	if v, ok := env[key]; ok {
-		if n, ok := parsePyInt(v); ok {
-			*dst = n
+		if n, ok := pyvalue.ParseInt(v); ok {
+			*dst = int(n)
 		}
 	}
-}
-
-// parsePyInt accepts what Python's int(str) accepts for a decimal integer:
-// surrounding whitespace, an optional sign and single underscores between
-// digits ("1_000"). Anything else is not an integer.
-func parsePyInt(s string) (int, bool) {
-	s = strings.TrimSpace(s)
-	body := strings.TrimLeft(s, "+-")
-	if len(s)-len(body) > 1 || body == "" || body[0] == '_' || body[len(body)-1] == '_' ||
-		strings.Contains(body, "__") {
-		return 0, false
-	}
-	n, err := strconv.Atoi(s[:len(s)-len(body)] + strings.ReplaceAll(body, "_", ""))
-	if err != nil {
-		return 0, false
-	}
-	return n, true
 }

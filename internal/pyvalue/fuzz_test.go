@@ -1,4 +1,4 @@
-package alerts
+package pyvalue
 
 import (
 	"testing"
@@ -18,20 +18,20 @@ func FuzzFormat(f *testing.F) {
 	f.Add("{{}}{", `[]`)
 	f.Fuzz(func(t *testing.T, template, args string) {
 		var list []any
-		if v, err := parsePyJSON([]byte(args)); err == nil {
+		if v, err := ParseJSON([]byte(args)); err == nil {
 			list, _ = v.([]any)
 		}
 		if list == nil {
 			list = []any{args, int64(len(args)), float64(len(args)) / 3}
 		}
-		out, err := pyFormat(template, list)
+		out, err := Format(template, list)
 		if err != nil {
 			return
 		}
 		// Each field adds at most its width or precision and the longest
 		// argument's text; the template's own bytes at most once.
 		fields := len(template)/2 + 1
-		limit := len(template) + fields*(maxFormatWidth+maxFormatPrecision+64+4*len(args))
+		limit := len(template) + fields*(MaxFormatWidth+MaxFormatPrecision+64+4*len(args))
 		if len(out) > limit {
 			t.Fatalf("%d bytes from a %d-byte template", len(out), len(template))
 		}

@@ -1,4 +1,4 @@
-package alerts
+package pyvalue
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 )
 
 // formatCase is one template applied to one argument list. Arguments are
-// written in the JSON dialect parsePyJSON reads, so Go and Python receive
+// written in the JSON dialect ParseJSON reads, so Go and Python receive
 // exactly the same values (ints stay ints, dict order is kept).
 type formatCase struct {
 	Template string `json:"t"`
@@ -106,10 +106,6 @@ var formatCases = []formatCase{
 // [text, null] or [null, "ExceptionClass", "message"].
 func pythonFormat(t testing.TB, cases []formatCase) [][]any {
 	t.Helper()
-	in, err := json.Marshal(cases)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const prog = `
 import json, sys
 out = []
@@ -121,22 +117,42 @@ for c in json.loads(sys.stdin.read()):
         out.append([None, type(e).__name__, str(e)])
 print(json.dumps(out))
 `
+	var res [][]any
+	runPython(t, prog, cases, &res)
+	return res
+}
+
+// runPython runs prog with in as JSON on its standard input and decodes
+// what it prints into out (numbers as json.Number).
+func runPython(t testing.TB, prog string, in, out any) {
+	t.Helper()
+	data, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command("python3", "-c", prog)
-	cmd.Stdin = bytes.NewReader(in)
+	cmd.Stdin = bytes.NewReader(data)
 	b, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("python3: %v", err)
 	}
-	var res [][]any
-	if err := json.Unmarshal(b, &res); err != nil {
-		t.Fatalf("decode python output %q: %v", b, err)
+	decodeNumbers(t, b, out)
+}
+
+// decodeNumbers decodes data into out as the agent decodes JSON: numbers as
+// json.Number.
+func decodeNumbers(t testing.TB, data []byte, out any) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(out); err != nil {
+		t.Fatalf("decode %q: %v", data, err)
 	}
-	return res
 }
 
 func mustPyArgs(t testing.TB, s string) []any {
 	t.Helper()
-	v, err := parsePyJSON([]byte(s))
+	v, err := ParseJSON([]byte(s))
 	if err != nil {
 		t.Fatalf("args %s: %v", s, err)
 	}
@@ -150,7 +166,7 @@ func mustPyArgs(t testing.TB, s string) []any {
 func TestFormatMatchesPython(t *testing.T) {
 	want := pythonFormat(t, formatCases)
 	for i, c := range formatCases {
-		got, err := pyFormat(c.Template, mustPyArgs(t, c.Args))
+		got, err := Format(c.Template, mustPyArgs(t, c.Args))
 		w := want[i]
 		if w[0] != nil {
 			if err != nil {
@@ -160,7 +176,7 @@ func TestFormatMatchesPython(t *testing.T) {
 			}
 			continue
 		}
-		pe, ok := err.(*pyError)
+		pe, ok := err.(*Error)
 		if !ok {
 			t.Errorf("%q %% %s: got %q (err %v), Python raises %s: %s", c.Template, c.Args, got, err, w[1], w[2])
 			continue
@@ -171,70 +187,16 @@ func TestFormatMatchesPython(t *testing.T) {
 	}
 }
 
-// TestAlertTextMatchesPython runs the whole text step of an alert (format,
-// ValueError retry with "d}" -> "s}" and stringified args, the UNKNOWN
-// "problem with the alert definition" fallback, NUL removal) against the
-// same steps executed by Python.
-func TestAlertTextMatchesPython(t *testing.T) {
-	cases := []formatCase{
-		{"OK {0:d} items", `[3]`},
-		{"OK {0:d} items", `[3.5]`},
-		{"{0:d} of {1:d}", `[1.5, "x"]`},
-		{"{0:.2f} used", `["12"]`},
-		{"{0} {1} {2}", `[1, 2]`},
-		{"bad {", `[1]`},
-		{"{0:.4f}", `[null]`},
-		{"nul\u0000in {0}", `["te\u0000xt"]`},
-		{"{0:.1%} of {1}", `[0.5, "disk"]`},
-	}
-	in, _ := json.Marshal(cases)
-	const prog = `
-import json, sys
-out = []
-for c in json.loads(sys.stdin.read()):
-    args = json.loads(c["a"])
-    tmpl = c["t"]
-    state = "OK"
-    try:
-        try:
-            text = tmpl.format(*args)
-        except ValueError:
-            tmpl = tmpl.replace("d}", "s}")
-            text = tmpl.format(*list(map(str, args)))
-    except Exception as e:
-        state = "UNKNOWN"
-        text = "There is a problem with the alert definition: {0}".format(str(e))
-    out.append([state, text.replace("\x00", "")])
-print(json.dumps(out))
-`
-	cmd := exec.Command("python3", "-c", prog)
-	cmd.Stdin = bytes.NewReader(in)
-	b, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("python3: %v", err)
-	}
-	var want [][2]string
-	if err := json.Unmarshal(b, &want); err != nil {
-		t.Fatal(err)
-	}
-	for i, c := range cases {
-		state, text := renderText("OK", c.Template, mustPyArgs(t, c.Args))
-		if state != want[i][0] || text != want[i][1] {
-			t.Errorf("%q %% %s: got (%s, %q), Python gives (%s, %q)", c.Template, c.Args, state, text, want[i][0], want[i][1])
-		}
-	}
-}
-
 func TestFloatReprMatchesPython(t *testing.T) {
 	vals := []float64{0, 1, -1, 0.1, 1.5, 100, 1e15, 1e16, 1.25e16, 123456789012345678, 1e-4, 1e-5, 0.000123,
 		math.MaxFloat64, math.SmallestNonzeroFloat64, 2.0 / 3, 1e300, 5e-324, 9.999999999999999e15}
 	cases := make([]formatCase, len(vals))
 	for i, v := range vals {
-		cases[i] = formatCase{Template: "{0} {0:g} {0:.3} {0:.10g} {0:e}", Args: string(appendPyJSON([]byte{'['}, v)) + "]"}
+		cases[i] = formatCase{Template: "{0} {0:g} {0:.3} {0:.10g} {0:e}", Args: string(AppendJSON([]byte{'['}, v)) + "]"}
 	}
 	want := pythonFormat(t, cases)
 	for i, c := range cases {
-		got, err := pyFormat(c.Template, []any{vals[i]})
+		got, err := Format(c.Template, []any{vals[i]})
 		if err != nil || want[i][0] == nil || got != want[i][0].(string) {
 			t.Errorf("%v: got %q (%v), Python gives %v", vals[i], got, err, want[i])
 		}

@@ -1,4 +1,4 @@
-package alerts
+package pyvalue
 
 import (
 	"encoding/json"
@@ -11,47 +11,41 @@ import (
 	"unicode/utf8"
 )
 
-// Alert arguments, JMX values and script results are Python values in the
-// Python agent: the texts users see are str()/repr()/format() of them, and
-// thresholds compare them with Python's rules. This file models those values
-// in Go with a small closed set of types:
-//
-//	nil      None
-//	bool     bool
-//	int64    int
-//	float64  float
-//	string   str
-//	[]any    list (also tuples: they print differently, but no check returns one)
-//	*pyDict  dict, keys in insertion order (JSON document order)
-//
-// Everything that enters the alert pipeline goes through toPy first.
-
-// pyDict is a Python dict with string keys in insertion order.
-type pyDict struct {
+// Dict is a Python dict with string keys in insertion order.
+type Dict struct {
 	keys []string
 	vals map[string]any
 }
 
-func newPyDict() *pyDict { return &pyDict{vals: map[string]any{}} }
+// NewDict returns an empty dict.
+func NewDict() *Dict { return &Dict{vals: map[string]any{}} }
 
-func (d *pyDict) set(k string, v any) {
+// Set stores v under k; a new key goes last.
+func (d *Dict) Set(k string, v any) {
 	if _, ok := d.vals[k]; !ok {
 		d.keys = append(d.keys, k)
 	}
 	d.vals[k] = v
 }
 
-func (d *pyDict) get(k string) (any, bool) {
+// Get returns the value under k and whether k is present.
+func (d *Dict) Get(k string) (any, bool) {
 	v, ok := d.vals[k]
 	return v, ok
 }
 
-// toPy converts what encoding/json (with or without UseNumber) or Go code
+// Keys returns the keys in insertion order; the caller must not change it.
+func (d *Dict) Keys() []string { return d.keys }
+
+// Len is len(d).
+func (d *Dict) Len() int { return len(d.keys) }
+
+// From converts what encoding/json (with or without UseNumber) or Go code
 // produces into the Python value model. Maps without an order get their keys
 // sorted so texts are at least stable.
-func toPy(v any) any {
+func From(v any) any {
 	switch t := v.(type) {
-	case nil, bool, int64, float64, string, *pyDict:
+	case nil, bool, int64, float64, string, *Dict:
 		return t
 	case int:
 		return int64(t)
@@ -64,24 +58,20 @@ func toPy(v any) any {
 	case []any:
 		out := make([]any, len(t))
 		for i, e := range t {
-			out[i] = toPy(e)
+			out[i] = From(e)
 		}
 		return out
-	case []string:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = e
-		}
-		return out
+	case []string, map[string]string:
+		return From(DeepCopy(t))
 	case map[string]any:
 		keys := make([]string, 0, len(t))
 		for k := range t {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		d := &pyDict{keys: keys, vals: make(map[string]any, len(t))}
+		d := &Dict{keys: keys, vals: make(map[string]any, len(t))}
 		for _, k := range keys {
-			d.vals[k] = toPy(t[k])
+			d.vals[k] = From(t[k])
 		}
 		return d
 	default:
@@ -94,7 +84,7 @@ func toPy(v any) any {
 // back to float64 (Python would keep an exact int; such counters do not
 // occur in practice).
 func numberFromText(s string) any {
-	if !strings.ContainsAny(s, ".eE") {
+	if isIntLiteral(s) {
 		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 			return i
 		}
@@ -107,8 +97,8 @@ func numberFromText(s string) any {
 	return f
 }
 
-// pyTypeName is type(v).__name__.
-func pyTypeName(v any) string {
+// TypeName is type(v).__name__.
+func TypeName(v any) string {
 	switch v.(type) {
 	case nil:
 		return "NoneType"
@@ -122,22 +112,24 @@ func pyTypeName(v any) string {
 		return "str"
 	case []any:
 		return "list"
-	case *pyDict:
+	case *Dict:
 		return "dict"
 	}
 	return fmt.Sprintf("%T", v)
 }
 
-// pyStr is str(v).
-func pyStr(v any) string {
+// Str is str(v) for a Python value or a decoded JSON value: strings as
+// they are, None/True/False, ints without a fraction, floats as Python
+// prints them, lists and dicts as their repr.
+func Str(v any) string {
 	if s, ok := v.(string); ok {
 		return s
 	}
-	return pyRepr(v)
+	return Repr(v)
 }
 
-// pyRepr is repr(v).
-func pyRepr(v any) string {
+// Repr is repr(v).
+func Repr(v any) string {
 	var b strings.Builder
 	writeRepr(&b, v)
 	return b.String()
@@ -156,9 +148,21 @@ func writeRepr(b *strings.Builder, v any) {
 	case int64:
 		b.WriteString(strconv.FormatInt(t, 10))
 	case float64:
-		b.WriteString(floatRepr(t))
+		b.WriteString(FloatRepr(t))
+	case json.Number:
+		// An integer literal prints as its digits, however long: Python's
+		// int has no limit. Anything else is a float.
+		if isIntLiteral(string(t)) {
+			if i, err := strconv.ParseInt(string(t), 10, 64); err == nil {
+				b.WriteString(strconv.FormatInt(i, 10))
+			} else {
+				b.WriteString(string(t))
+			}
+			return
+		}
+		writeRepr(b, From(t))
 	case string:
-		b.WriteString(strRepr(t))
+		b.WriteString(StrRepr(t))
 	case []any:
 		b.WriteByte('[')
 		for i, e := range t {
@@ -168,25 +172,31 @@ func writeRepr(b *strings.Builder, v any) {
 			writeRepr(b, e)
 		}
 		b.WriteByte(']')
-	case *pyDict:
+	case *Dict:
 		b.WriteByte('{')
 		for i, k := range t.keys {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(strRepr(k))
+			b.WriteString(StrRepr(k))
 			b.WriteString(": ")
 			writeRepr(b, t.vals[k])
 		}
 		b.WriteByte('}')
+	case int, int32, float32, map[string]any, map[string]string, []string:
+		writeRepr(b, From(t))
 	default:
 		fmt.Fprint(b, t)
 	}
 }
 
-// strRepr follows Python 3's str.__repr__: single quotes unless the text
+// isIntLiteral reports whether a JSON number literal has no fraction and no
+// exponent.
+func isIntLiteral(s string) bool { return !strings.ContainsAny(s, ".eE") }
+
+// StrRepr follows Python 3's str.__repr__: single quotes unless the text
 // holds a single quote and no double quote; printable non-ASCII kept.
-func strRepr(s string) string {
+func StrRepr(s string) string {
 	quote := byte('\'')
 	if strings.IndexByte(s, '\'') >= 0 && strings.IndexByte(s, '"') < 0 {
 		quote = '"'
@@ -217,14 +227,7 @@ func strRepr(s string) string {
 		case r < 0x7f:
 			b.WriteRune(r)
 		case !unicode.IsPrint(r):
-			switch {
-			case r <= 0xff:
-				fmt.Fprintf(&b, "\\x%02x", r)
-			case r <= 0xffff:
-				fmt.Fprintf(&b, "\\u%04x", r)
-			default:
-				fmt.Fprintf(&b, "\\U%08x", r)
-			}
+			writeEscape(&b, r)
 		default:
 			b.WriteRune(r)
 		}
@@ -233,14 +236,27 @@ func strRepr(s string) string {
 	return b.String()
 }
 
-// floatRepr is repr(float): the shortest round-tripping digits, fixed
+// writeEscape writes r as Python escapes a character it does not print.
+func writeEscape(b *strings.Builder, r rune) {
+	switch {
+	case r <= 0xff:
+		fmt.Fprintf(b, "\\x%02x", r)
+	case r <= 0xffff:
+		fmt.Fprintf(b, "\\u%04x", r)
+	default:
+		fmt.Fprintf(b, "\\U%08x", r)
+	}
+}
+
+// FloatRepr is repr(float): the shortest round-tripping digits, fixed
 // notation for exponents in [-4, 16), at least one digit after the point.
-func floatRepr(f float64) string {
+func FloatRepr(f float64) string {
 	return formatFloatPy(f, 'r', 0, true, false)
 }
 
-// pyTruthy is bool(v).
-func pyTruthy(v any) bool {
+// Truthy is bool(v) for a Python value or a decoded JSON value. The string
+// "false" is true, as in Python.
+func Truthy(v any) bool {
 	switch t := v.(type) {
 	case nil:
 		return false
@@ -248,21 +264,31 @@ func pyTruthy(v any) bool {
 		return t
 	case int64:
 		return t != 0
+	case int:
+		return t != 0
 	case float64:
 		return t != 0
+	case json.Number:
+		return Truthy(From(t))
 	case string:
 		return t != ""
 	case []any:
 		return len(t) > 0
-	case *pyDict:
+	case []string:
+		return len(t) > 0
+	case map[string]any:
+		return len(t) > 0
+	case map[string]string:
+		return len(t) > 0
+	case *Dict:
 		return len(t.keys) > 0
 	}
 	return true
 }
 
-// pyNumber returns v as a float64 when Python treats it as a number (bool,
+// Number returns v as a float64 when Python treats it as a number (bool,
 // int, float).
-func pyNumber(v any) (float64, bool) {
+func Number(v any) (float64, bool) {
 	switch t := v.(type) {
 	case bool:
 		if t {
@@ -277,17 +303,17 @@ func pyNumber(v any) (float64, bool) {
 	return 0, false
 }
 
-// pyTypeError is what Python raises for an ordering comparison between
+// TypeError is what Python raises for an ordering comparison between
 // unrelated types (None included).
-type pyTypeError struct{ msg string }
+type TypeError struct{ msg string }
 
-func (e *pyTypeError) Error() string { return e.msg }
+func (e *TypeError) Error() string { return e.msg }
 
-// pyCompare evaluates `a op b` for op in <, <=, >, >= with Python 3 rules:
+// Compare evaluates `a op b` for op in <, <=, >, >= with Python 3 rules:
 // numbers compare with numbers, strings with strings, anything else raises.
-func pyCompare(a any, op string, b any) (bool, error) {
-	if x, ok := pyNumber(a); ok {
-		if y, ok := pyNumber(b); ok {
+func Compare(a any, op string, b any) (bool, error) {
+	if x, ok := Number(a); ok {
+		if y, ok := Number(b); ok {
 			// Exact comparison of two ints; float64 would lose precision.
 			if ia, ok := a.(int64); ok {
 				if ib, ok := b.(int64); ok {
@@ -302,8 +328,8 @@ func pyCompare(a any, op string, b any) (bool, error) {
 			return cmpOrdered(x, op, y), nil
 		}
 	}
-	return false, &pyTypeError{fmt.Sprintf("'%s' not supported between instances of '%s' and '%s'",
-		op, pyTypeName(a), pyTypeName(b))}
+	return false, &TypeError{fmt.Sprintf("'%s' not supported between instances of '%s' and '%s'",
+		op, TypeName(a), TypeName(b))}
 }
 
 func cmpOrdered[T int64 | float64 | string](a T, op string, b T) bool {
@@ -319,11 +345,11 @@ func cmpOrdered[T int64 | float64 | string](a T, op string, b T) bool {
 	}
 }
 
-// pyEqual is Python ==: numbers by value across bool/int/float, otherwise
+// Equal is Python ==: numbers by value across bool/int/float, otherwise
 // same type and same content.
-func pyEqual(a, b any) bool {
-	if x, ok := pyNumber(a); ok {
-		if y, ok := pyNumber(b); ok {
+func Equal(a, b any) bool {
+	if x, ok := Number(a); ok {
+		if y, ok := Number(b); ok {
 			return x == y
 		}
 		return false
@@ -340,19 +366,19 @@ func pyEqual(a, b any) bool {
 			return false
 		}
 		for i := range x {
-			if !pyEqual(x[i], y[i]) {
+			if !Equal(x[i], y[i]) {
 				return false
 			}
 		}
 		return true
-	case *pyDict:
-		y, ok := b.(*pyDict)
+	case *Dict:
+		y, ok := b.(*Dict)
 		if !ok || len(x.keys) != len(y.keys) {
 			return false
 		}
 		for _, k := range x.keys {
 			yv, ok := y.vals[k]
-			if !ok || !pyEqual(x.vals[k], yv) {
+			if !ok || !Equal(x.vals[k], yv) {
 				return false
 			}
 		}
@@ -361,10 +387,10 @@ func pyEqual(a, b any) bool {
 	return false
 }
 
-// appendPyJSON encodes a Python value the way Python's json.dumps does,
+// AppendJSON encodes a Python value the way Python's json.dumps does,
 // NaN and Infinity included (Python's json.loads accepts them). Dict order
 // is kept.
-func appendPyJSON(buf []byte, v any) []byte {
+func AppendJSON(buf []byte, v any) []byte {
 	switch t := v.(type) {
 	case nil:
 		return append(buf, "null"...)
@@ -381,7 +407,7 @@ func appendPyJSON(buf []byte, v any) []byte {
 		case math.IsInf(t, -1):
 			return append(buf, "-Infinity"...)
 		}
-		return append(buf, floatRepr(t)...)
+		return append(buf, FloatRepr(t)...)
 	case string:
 		b, _ := json.Marshal(t)
 		return append(buf, b...)
@@ -391,10 +417,10 @@ func appendPyJSON(buf []byte, v any) []byte {
 			if i > 0 {
 				buf = append(buf, ',')
 			}
-			buf = appendPyJSON(buf, e)
+			buf = AppendJSON(buf, e)
 		}
 		return append(buf, ']')
-	case *pyDict:
+	case *Dict:
 		buf = append(buf, '{')
 		for i, k := range t.keys {
 			if i > 0 {
@@ -403,9 +429,9 @@ func appendPyJSON(buf []byte, v any) []byte {
 			b, _ := json.Marshal(k)
 			buf = append(buf, b...)
 			buf = append(buf, ':')
-			buf = appendPyJSON(buf, t.vals[k])
+			buf = AppendJSON(buf, t.vals[k])
 		}
 		return append(buf, '}')
 	}
-	return appendPyJSON(buf, toPy(v))
+	return AppendJSON(buf, From(v))
 }

@@ -1,4 +1,4 @@
-package alerts
+package pyvalue
 
 import (
 	"fmt"
@@ -16,26 +16,26 @@ import (
 // of CPython's formatter (Objects/stringlib/unicode_format.h and
 // Python/formatter_unicode.c), messages included.
 
-// pyError is a Python exception: its class decides the control flow, its
+// Error is a Python exception: its class decides the control flow, its
 // message is what str(exception) prints.
-type pyError struct {
+type Error struct {
 	class string // "ValueError", "IndexError", "KeyError", "TypeError", ...
 	msg   string
 }
 
-func (e *pyError) Error() string { return e.msg }
+func (e *Error) Error() string { return e.msg }
 
 func valueErrorf(format string, args ...any) error {
-	return &pyError{class: "ValueError", msg: fmt.Sprintf(format, args...)}
+	return &Error{class: "ValueError", msg: fmt.Sprintf(format, args...)}
 }
 
 func pyErrorf(class, format string, args ...any) error {
-	return &pyError{class: class, msg: fmt.Sprintf(format, args...)}
+	return &Error{class: class, msg: fmt.Sprintf(format, args...)}
 }
 
-// isPyValueError reports whether err is a Python ValueError.
-func isPyValueError(err error) bool {
-	pe, ok := err.(*pyError)
+// IsValueError reports whether err is a Python ValueError.
+func IsValueError(err error) bool {
+	pe, ok := err.(*Error)
 	return ok && pe.class == "ValueError"
 }
 
@@ -43,12 +43,12 @@ func isPyValueError(err error) bool {
 // would try to build the string; a definition must not be able to make the
 // agent allocate gigabytes.
 const (
-	maxFormatWidth     = 1 << 16
-	maxFormatPrecision = 1 << 12
+	MaxFormatWidth     = 1 << 16
+	MaxFormatPrecision = 1 << 12
 )
 
-// pyFormat is template.format(*args).
-func pyFormat(template string, args []any) (string, error) {
+// Format is template.format(*args).
+func Format(template string, args []any) (string, error) {
 	f := formatter{args: args}
 	return f.vformat(template, 2)
 }
@@ -161,11 +161,11 @@ scan:
 	switch conversion {
 	case 0:
 	case 'r':
-		obj = pyRepr(obj)
+		obj = Repr(obj)
 	case 's':
-		obj = pyStr(obj)
+		obj = Str(obj)
 	case 'a':
-		obj = asciiEscape(pyRepr(obj))
+		obj = asciiEscape(Repr(obj))
 	default:
 		return "", valueErrorf("Unknown conversion specifier %c", conversion)
 	}
@@ -192,7 +192,7 @@ func (f *formatter) lookup(name string) (any, error) {
 		f.numbering = 1
 		idx = f.next
 		f.next++
-	case isDigits(head):
+	case IsDigits(head):
 		if f.numbering == 1 {
 			return nil, valueErrorf("cannot switch from automatic field numbering to manual field specification")
 		}
@@ -204,7 +204,7 @@ func (f *formatter) lookup(name string) (any, error) {
 		idx = n
 	default:
 		// No keyword arguments are ever passed.
-		return nil, pyErrorf("KeyError", "%s", strRepr(head))
+		return nil, pyErrorf("KeyError", "%s", StrRepr(head))
 	}
 	if idx >= len(f.args) {
 		return nil, pyErrorf("IndexError", "Replacement index %d out of range for positional args tuple", idx)
@@ -222,7 +222,7 @@ func (f *formatter) lookup(name string) (any, error) {
 			if attr == "" {
 				return nil, valueErrorf("Empty attribute in format string")
 			}
-			return nil, pyErrorf("AttributeError", "'%s' object has no attribute '%s'", pyTypeName(obj), attr)
+			return nil, pyErrorf("AttributeError", "'%s' object has no attribute '%s'", TypeName(obj), attr)
 		case '[':
 			end := strings.IndexByte(rest, ']')
 			if end < 0 {
@@ -249,7 +249,7 @@ func (f *formatter) lookup(name string) (any, error) {
 
 // pySubscript is obj[key] as str.format does it: an all-digit key is an int.
 func pySubscript(obj any, key string) (any, error) {
-	if isDigits(key) {
+	if IsDigits(key) {
 		n, err := strconv.Atoi(key)
 		if err != nil {
 			return nil, valueErrorf("Too many decimal digits in format string")
@@ -266,49 +266,34 @@ func pySubscript(obj any, key string) (any, error) {
 				return nil, pyErrorf("IndexError", "string index out of range")
 			}
 			return string(r[n]), nil
-		case *pyDict:
+		case *Dict:
 			return nil, pyErrorf("KeyError", "%d", n)
 		}
-		return nil, pyErrorf("TypeError", "'%s' object is not subscriptable", pyTypeName(obj))
+		return nil, pyErrorf("TypeError", "'%s' object is not subscriptable", TypeName(obj))
 	}
 	switch t := obj.(type) {
-	case *pyDict:
-		if v, ok := t.get(key); ok {
+	case *Dict:
+		if v, ok := t.Get(key); ok {
 			return v, nil
 		}
-		return nil, pyErrorf("KeyError", "%s", strRepr(key))
+		return nil, pyErrorf("KeyError", "%s", StrRepr(key))
 	case []any:
 		return nil, pyErrorf("TypeError", "list indices must be integers or slices, not str")
 	case string:
 		return nil, pyErrorf("TypeError", "string indices must be integers, not 'str'")
 	}
-	return nil, pyErrorf("TypeError", "'%s' object is not subscriptable", pyTypeName(obj))
+	return nil, pyErrorf("TypeError", "'%s' object is not subscriptable", TypeName(obj))
 }
 
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
+// asciiEscape is what ascii() does to repr's text: every non-ASCII
+// character escaped.
 func asciiEscape(s string) string {
 	var b strings.Builder
 	for _, r := range s {
-		switch {
-		case r < 0x80:
+		if r < 0x80 {
 			b.WriteRune(r)
-		case r <= 0xff:
-			fmt.Fprintf(&b, "\\x%02x", r)
-		case r <= 0xffff:
-			fmt.Fprintf(&b, "\\u%04x", r)
-		default:
-			fmt.Fprintf(&b, "\\U%08x", r)
+		} else {
+			writeEscape(&b, r)
 		}
 	}
 	return b.String()
@@ -326,7 +311,7 @@ func formatValue(obj any, spec string) (string, error) {
 		return formatInt(t, spec, "int")
 	case bool:
 		if spec == "" {
-			return pyStr(t), nil
+			return Str(t), nil
 		}
 		var n int64
 		if t {
@@ -335,15 +320,15 @@ func formatValue(obj any, spec string) (string, error) {
 		return formatInt(n, spec, "bool")
 	case float64:
 		if spec == "" {
-			return floatRepr(t), nil
+			return FloatRepr(t), nil
 		}
 		return formatFloat(t, spec)
 	default:
 		// None, list, dict: object.__format__.
 		if spec == "" {
-			return pyStr(obj), nil
+			return Str(obj), nil
 		}
-		return "", pyErrorf("TypeError", "unsupported format string passed to %s.__format__", pyTypeName(obj))
+		return "", pyErrorf("TypeError", "unsupported format string passed to %s.__format__", TypeName(obj))
 	}
 }
 
@@ -395,7 +380,7 @@ func parseSpec(spec, typeName string, defaultType, defaultAlign byte) (fmtSpec, 
 		}
 		pos++
 	}
-	n, consumed, err := specInt(spec, &pos, maxFormatWidth)
+	n, consumed, err := specInt(spec, &pos, MaxFormatWidth)
 	if err != nil {
 		return s, err
 	}
@@ -418,7 +403,7 @@ func parseSpec(spec, typeName string, defaultType, defaultAlign byte) (fmtSpec, 
 	}
 	if pos < len(spec) && spec[pos] == '.' {
 		pos++
-		n, consumed, err := specInt(spec, &pos, maxFormatPrecision)
+		n, consumed, err := specInt(spec, &pos, MaxFormatPrecision)
 		if err != nil {
 			return s, err
 		}

@@ -1,4 +1,4 @@
-package alerts
+package pyvalue
 
 import (
 	"encoding/json"
@@ -7,12 +7,12 @@ import (
 	"math"
 )
 
-// parsePyJSON decodes JSON the way Python's json.loads does and returns the
-// value in the Python value model (pyvalue.go): integers stay ints, objects
+// ParseJSON decodes JSON the way Python's json.loads does and returns the
+// value in the Python value model (doc.go): integers stay ints, objects
 // keep their key order, and the non-standard NaN, Infinity and -Infinity
 // tokens are accepted. Hadoop's JMX servlet and Python's json.dumps both
 // emit those tokens, and encoding/json rejects them.
-func parsePyJSON(data []byte) (any, error) {
+func ParseJSON(data []byte) (any, error) {
 	p := pyJSONParser{data: data}
 	p.skipSpace()
 	v, err := p.value(0)
@@ -92,76 +92,73 @@ func (p *pyJSONParser) value(depth int) (any, error) {
 }
 
 func (p *pyJSONParser) object(depth int) (any, error) {
-	p.pos++ // {
-	d := newPyDict()
-	p.skipSpace()
-	if p.pos < len(p.data) && p.data[p.pos] == '}' {
-		p.pos++
-		return d, nil
-	}
-	for {
-		p.skipSpace()
+	d := NewDict()
+	err := p.sequence('}', func() error {
 		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
-			return nil, p.errorf("Expecting property name enclosed in double quotes")
+			return p.errorf("Expecting property name enclosed in double quotes")
 		}
 		k, err := p.str()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		p.skipSpace()
 		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
-			return nil, p.errorf("Expecting ':' delimiter")
+			return p.errorf("Expecting ':' delimiter")
 		}
 		p.pos++
 		p.skipSpace()
 		v, err := p.value(depth + 1)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		d.set(k, v)
-		p.skipSpace()
-		if p.pos >= len(p.data) {
-			return nil, p.errorf("Expecting ',' delimiter")
-		}
-		switch p.data[p.pos] {
-		case ',':
-			p.pos++
-		case '}':
-			p.pos++
-			return d, nil
-		default:
-			return nil, p.errorf("Expecting ',' delimiter")
-		}
+		d.Set(k, v)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return d, nil
 }
 
 func (p *pyJSONParser) array(depth int) (any, error) {
-	p.pos++ // [
 	out := []any{}
+	err := p.sequence(']', func() error {
+		v, err := p.value(depth + 1)
+		out = append(out, v)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// sequence reads an object's or an array's items, from its opening
+// character to close, with item reading one (space before it skipped).
+func (p *pyJSONParser) sequence(close byte, item func() error) error {
+	p.pos++ // the opening '{' or '['
 	p.skipSpace()
-	if p.pos < len(p.data) && p.data[p.pos] == ']' {
+	if p.pos < len(p.data) && p.data[p.pos] == close {
 		p.pos++
-		return out, nil
+		return nil
 	}
 	for {
 		p.skipSpace()
-		v, err := p.value(depth + 1)
-		if err != nil {
-			return nil, err
+		if err := item(); err != nil {
+			return err
 		}
-		out = append(out, v)
 		p.skipSpace()
 		if p.pos >= len(p.data) {
-			return nil, p.errorf("Expecting ',' delimiter")
+			return p.errorf("Expecting ',' delimiter")
 		}
 		switch p.data[p.pos] {
 		case ',':
 			p.pos++
-		case ']':
+		case close:
 			p.pos++
-			return out, nil
+			return nil
 		default:
-			return nil, p.errorf("Expecting ',' delimiter")
+			return p.errorf("Expecting ',' delimiter")
 		}
 	}
 }
