@@ -132,4 +132,3 @@ func TestBuildCommandNeedsClusterData(t *testing.T) {
 		}
 	}
 }
-
