@@ -81,18 +81,28 @@ func decodeMessage(body []byte) (*message, error) {
 
 func (m *message) empty() bool { return len(m.top) == 0 }
 
+// field decodes a top-level key; missing is the error when it is absent.
+func (m *message) field(key, missing string) (any, error) {
+	raw, ok := m.top[key]
+	if !ok {
+		return nil, invalid("%s", missing)
+	}
+	v, err := decodeValue(raw)
+	if err != nil {
+		return nil, invalid("%s: %v", key, err)
+	}
+	return v, nil
+}
+
 // takeTimestamp removes the configs "timestamp" field, which the server
 // always sends (also in the unchanged reply {"timestamp": N}).
 func (m *message) takeTimestamp() (int64, error) {
-	raw, ok := m.top["timestamp"]
-	if !ok {
-		return 0, invalid("configurations event without timestamp")
-	}
-	delete(m.top, "timestamp")
-	v, err := decodeValue(raw)
+	v, err := m.field("timestamp", "configurations event without timestamp")
 	if err != nil {
-		return 0, invalid("timestamp: %v", err)
+		return 0, err
 	}
+	raw := m.top["timestamp"]
+	delete(m.top, "timestamp")
 	ts, ok := asInt64(v)
 	if !ok {
 		return 0, invalid("timestamp %s is not an integer", raw)
@@ -103,30 +113,19 @@ func (m *message) takeTimestamp() (int64, error) {
 // eventType returns the event type. A missing key is an error; a non-string
 // value comes back as "" and is then ignored like any unknown type.
 func (m *message) eventType() (string, error) {
-	raw, ok := m.top["eventType"]
-	if !ok {
-		return "", invalid("event without eventType")
-	}
-	v, err := decodeValue(raw)
-	if err != nil {
-		return "", invalid("eventType: %v", err)
-	}
+	v, err := m.field("eventType", "event without eventType")
 	s, _ := v.(string)
-	return s, nil
+	return s, err
 }
 
 func (m *message) hash() (string, error) {
-	raw, ok := m.top["hash"]
-	if !ok {
-		return "", invalid("event carries data but no hash")
-	}
-	v, err := decodeValue(raw)
+	v, err := m.field("hash", "event carries data but no hash")
 	if err != nil {
-		return "", invalid("hash: %v", err)
+		return "", err
 	}
 	s, ok := v.(string)
 	if !ok {
-		return "", invalid("hash %s is not a string", raw)
+		return "", invalid("hash %s is not a string", m.top["hash"])
 	}
 	return s, nil
 }
