@@ -48,6 +48,9 @@ cleanup() {
     [ -f "$pf" ] && kill -KILL "$(cat "$pf")" 2>/dev/null || true
   done
   if [ -n "$sim" ]; then kill "$sim" 2>/dev/null || true; wait "$sim" 2>/dev/null || true; fi
+  if [ -n "${BENCH_PPROF:-}" ] && [ -f "$root/ambari-agent-multiplier.log" ]; then
+    cp "$root/ambari-agent-multiplier.log" "$BENCH_PPROF/multiplier-$hosts.log"
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT

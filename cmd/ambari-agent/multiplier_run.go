@@ -28,8 +28,9 @@ import (
 
 // manyStopWait bounds the stop of every agent of `multiplier run`: each
 // agent's own stop is bounded by 8 s, they stop in parallel, and the
-// process must be gone before a supervisor's 10 s SIGKILL.
-const manyStopWait = 9 * time.Second
+// process (with a second to close the Python runner) must be gone before
+// a supervisor's 10 s SIGKILL.
+const manyStopWait = 8500 * time.Millisecond
 
 // Memory limit of `multiplier run` unless GOMEMLIMIT sets one: a base for
 // the process plus a share per agent. An idle agent's live heap is about

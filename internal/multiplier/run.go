@@ -28,6 +28,9 @@ const (
 	// sessionCacheSize holds a few sessions per server; every agent of
 	// the process talks to the same one or two.
 	sessionCacheSize = 64
+	// runnerCloseWait bounds closing the shared Python runner after the
+	// agents stopped.
+	runnerCloseWait = time.Second
 )
 
 // RunOptions drive `ambari-agent multiplier run`: every host of Conf as
@@ -168,7 +171,8 @@ func (r *Runner) States() []HostState {
 }
 
 // Run runs every host's agent until ctx is done, then stops them all and
-// returns once they stopped or the stop bound passed (wait).
+// returns once they stopped or the stop bound passed (wait), and the
+// Python runner closed (at most runnerCloseWait more).
 func (r *Runner) Run(ctx context.Context, wait time.Duration) {
 	r.python.Warm()
 	sessions := tls.NewLRUClientSessionCache(sessionCacheSize)
@@ -191,8 +195,18 @@ func (r *Runner) Run(ctx context.Context, wait time.Duration) {
 	case <-time.After(wait):
 		r.log.Warnf("Agents still stopping after %s; leaving them", wait)
 	}
-	if err := r.python.Close(); err != nil {
-		r.log.WithError(err).Warn("Closing the Python runner")
+	// Close waits for a runner still starting (up to its start timeout);
+	// the stop bound does not. A runner left behind ends when this
+	// process does: its input closes.
+	closed := make(chan error, 1)
+	go func() { closed <- r.python.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			r.log.WithError(err).Warn("Closing the Python runner")
+		}
+	case <-time.After(runnerCloseWait):
+		r.log.Warnf("The Python runner did not close within %s; leaving it", runnerCloseWait)
 	}
 }
 
