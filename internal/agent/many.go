@@ -61,12 +61,20 @@ func RunHosted(ctx context.Context, cfg *config.Config, o HostedOptions) (err er
 	if err != nil {
 		return err
 	}
-	defer closeLog()
 	alertsLogger, closeAlertsLog, err := logging.New(logging.Options{File: cfg.AlertsLogFile(), Level: level, JSON: json})
 	if err != nil {
+		closeLog()
 		return err
 	}
-	defer closeAlertsLog()
+	// A part that did not stop within the stop budget may still log. When
+	// the process is stopping its exit closes the files; an agent started
+	// again in the same process closes them first, so none pile up.
+	defer func() {
+		if ctx.Err() == nil {
+			closeLog()
+			closeAlertsLog()
+		}
+	}()
 	defer o.Logs.add(logger, alertsLogger)()
 	log := logging.Component(logger, "main")
 	log.Infof("ambari-agent %s starting in a process of many agents (config %s)", version.Version, cfg.File)
