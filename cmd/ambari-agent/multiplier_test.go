@@ -104,8 +104,9 @@ func TestMultiplierRunOneProcess(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
 
 	hosts := []string{fmt.Sprintf("one-%04d", start), fmt.Sprintf("one-%04d", start+1)}
@@ -136,9 +137,9 @@ func TestMultiplierRunOneProcess(t *testing.T) {
 
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("multiplier run: %v\n%s", err, out.String())
+	case <-exited:
+		if waitErr != nil {
+			t.Errorf("multiplier run: %v\n%s", waitErr, out.String())
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("multiplier run did not exit within 30 s of SIGTERM")
