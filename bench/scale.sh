@@ -91,7 +91,11 @@ else
 fi
 deadline=$(( $(date +%s) + 300 ))
 while [ "$(metric 'm["registeredHosts"]')" -lt "$hosts" ]; do
-  if [ "$(date +%s)" -gt "$deadline" ]; then echo "registered $(metric 'm["registeredHosts"]') of $hosts after 300 s"; exit 1; fi
+  if [ "$(date +%s)" -gt "$deadline" ]; then
+    echo "registered $(metric 'm["registeredHosts"]') of $hosts after 300 s"
+    [ -z "$many" ] || echo "agent_process_rss $(awk '/^VmRSS/{print int($2/1024)}' /proc/$(pgrep -P "$many")/status) MB"
+    exit 1
+  fi
   sleep 0.2
 done
 t2=$(date +%s%N)
