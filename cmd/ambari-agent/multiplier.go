@@ -15,12 +15,18 @@ import (
 	"github.com/ambari-go/ambari-agent/internal/multiplier"
 )
 
-const multiplierUsage = `Usage: ambari-agent multiplier {start|stop|restart|status} [options]
+const multiplierUsage = `Usage: ambari-agent multiplier {start|stop|restart|status|run} [options]
 
 Runs many agents on this machine for scale tests, as Ambari's
 agent-multiplier.py: hosts <prefix>-<NNNN> for NNNN from start to
 start+num-1 (agent-multiplier.conf), each with its home <home-root>/<host>,
 ping port 5000+NNNN and a hostname.sh that prints its name.
+
+start, stop, restart and status run one agent process per host. run runs
+every host as an agent of this one process, in the foreground, until
+SIGTERM: they share one resident Python runner; a host that fails is
+started again with backoff. Its own log is <home-root>/ambari-agent-multiplier.log,
+its pid file <home-root>/ambari-agent-multiplier.pid.
 
 Options:
   --conf FILE        the conf (default /etc/ambari-agent/conf/agent-multiplier.conf,
@@ -31,11 +37,16 @@ Options:
   --force            take over homes the multiplier did not make
   --parallel N       agents started or stopped at once (default 16)
   -v, --verbose      list the hosts of each outcome; start agents with -v
+  --log FILE         run: the process's own log
+  --http-port N      run: serve /hosts and /debug/pprof/ on 127.0.0.1:N
+                     (default: the first host's [agent] http_port)
 `
 
 func runMultiplier(argv []string, out io.Writer) int {
 	var (
 		action, confFile, home string
+		logFile                string
+		httpPort               int
 		homeRoot               = "/home"
 		opts                   = multiplier.Options{Out: out, EtcHosts: "/etc/hosts"}
 	)
@@ -71,6 +82,18 @@ func runMultiplier(argv []string, out io.Writer) int {
 				}
 				opts.Parallel = n
 			}
+		case "--log":
+			logFile, ok = value()
+		case "--http-port":
+			var v string
+			if v, ok = value(); ok {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 0 || n > 65535 {
+					fmt.Fprintf(out, "--http-port needs a port number, not %q\n", v)
+					return agent.ExitFailure
+				}
+				httpPort = n
+			}
 		case "--no-etc-hosts":
 			opts.EtcHosts = ""
 		case "--force":
@@ -93,7 +116,7 @@ func runMultiplier(argv []string, out io.Writer) int {
 		}
 	}
 	switch action {
-	case "start", "stop", "restart", "status":
+	case "start", "stop", "restart", "status", "run":
 	default:
 		fmt.Fprint(out, multiplierUsage)
 		return agent.ExitFailure
@@ -114,6 +137,16 @@ func runMultiplier(argv []string, out io.Writer) int {
 		return agent.ExitFailure
 	}
 	opts.Conf, opts.HomeRoot, opts.Template = conf, homeRoot, multiplier.TemplateFor(home)
+	if action == "run" {
+		if _, err := os.Stat(opts.Template.Ini); err != nil {
+			fmt.Fprintf(out, "ERROR: Ambari Agent config file: %v\n", err)
+			return agent.ExitFailure
+		}
+		return runMany(multiplier.RunOptions{
+			Conf: conf, HomeRoot: homeRoot, Template: opts.Template, TemplateHome: home,
+			EtcHosts: opts.EtcHosts, Force: opts.Force, Parallel: opts.Parallel, Verbose: opts.Verbose,
+		}, logFile, httpPort, out)
+	}
 	opts.Exe, _ = os.Executable()
 	if f, ok := out.(*os.File); ok && isTerminal(f) {
 		opts.Progress = f

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/ambari-go/ambari-agent/internal/jitter"
 	"github.com/ambari-go/ambari-agent/internal/logging"
 	"github.com/ambari-go/ambari-agent/internal/protocol"
+	"github.com/ambari-go/ambari-agent/internal/pyrunner"
 	"github.com/ambari-go/ambari-agent/internal/security"
 )
 
@@ -58,6 +60,9 @@ type Agent struct {
 	// connectedTo is the server of the latest connection: the one whose
 	// key is pinned when its registration succeeds.
 	connectedTo atomic.Value
+	// shared are what other agents of the process share with this one
+	// (Options.Runner, Options.TLSSessions).
+	shared Options
 }
 
 // Options are what the daemon has already set up before building the
@@ -69,6 +74,16 @@ type Options struct {
 	// Ping is the bound ping port (bound before the pid file is written,
 	// because it is the one-agent-per-port lock).
 	Ping *PingListener
+	// Runner is a resident Python runner shared with other agents of the
+	// same process (`multiplier run`); nil: the agent builds its own. The
+	// agent neither warms nor closes a shared runner, and leaves the
+	// process environment (PATH) to its owner, because the runner serves
+	// scripts only while every agent's script environment is the same.
+	Runner *pyrunner.Runner
+	// TLSSessions is a TLS session cache shared with the other agents of
+	// the process, used for one-way TLS only (a resumed session would
+	// carry another agent's client certificate); nil: none.
+	TLSSessions tls.ClientSessionCache
 }
 
 // New builds every component from cfg.
@@ -80,6 +95,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		log:       logging.Component(logger, "agent"),
 		restart:   newRestartRequest(),
 		startTime: time.Now(),
+		shared:    Options{Runner: opts.Runner, TLSSessions: opts.TLSSessions},
 	}
 	a.group.log = a.log
 	a.linkLog, a.secLog = newLinkLoggers(logger)
@@ -124,7 +140,9 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		return nil, err
 	}
 	a.work = work
-	ensurePath(cfg.WorkDir())
+	if opts.Runner == nil {
+		ensurePath(cfg.WorkDir())
+	}
 	alertsLogger := opts.AlertsLogger
 	if alertsLogger == nil {
 		alertsLogger = logger
@@ -135,7 +153,9 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	// stops last and what the others flush while stopping can still reach
 	// the server; the queue stops after the status loop that feeds it.
 	a.group.add("server link", a.link)
-	a.group.add("python runner", pythonRunner{work.python})
+	if opts.Runner == nil {
+		a.group.add("python runner", pythonRunner{work.python})
+	}
 	a.group.add("action queue", work.queue)
 	a.group.add("recovery manager", work.recovery)
 	a.group.add("component status", work.status)

@@ -110,6 +110,10 @@ func (a *Agent) buildWorkers(logger *logrus.Logger) (*workers, error) {
 		Preload:   cfg.Python.PreloadModules,
 		Log:       logging.Component(logger, "python_runner"),
 	})
+	if a.shared.Runner != nil {
+		// The one built above never starts a process: nothing calls it.
+		w.python = a.shared.Runner
+	}
 	if cfg.Python.ResidentRunner {
 		w.orch.SetResident(w.python)
 	} else {

@@ -66,29 +66,7 @@ func RunDaemon(cfg *config.Config, opts DaemonOptions) int {
 		fmt.Fprintf(stderr, "ERROR: "+format+"\n", args...)
 		return ExitFailure
 	}
-	if err := cfg.Validate(); err != nil {
-		return fail("%v", err)
-	}
-	// The package creates these; a fresh --home may not have them yet.
-	for _, d := range []struct {
-		path string
-		mode os.FileMode
-	}{
-		{cfg.Agent.Prefix, 0o755}, {cfg.Agent.LogDir, 0o755}, {cfg.Agent.PidDir, 0o755},
-		{cfg.Agent.CacheDir, 0o755}, {cfg.Security.KeysDir, 0o700}, {cfg.WorkDir(), 0o755},
-		{cfg.TmpDir(), 0o1777},
-	} {
-		if err := os.MkdirAll(d.path, d.mode); err != nil {
-			return fail("cannot create %s: %v", d.path, err)
-		}
-	}
-	if err := ensureTmpDir(cfg.TmpDir()); err != nil {
-		return fail("%v", err)
-	}
-	// A read-only or full directory fails the start here, naming it,
-	// rather than yielding an agent that registers and fails every
-	// command.
-	if err := diskhealth.ProbeAll(writtenDirs(cfg)...); err != nil {
+	if err := prepareHome(cfg); err != nil {
 		return fail("%v", err)
 	}
 
@@ -200,6 +178,34 @@ func RunDaemon(cfg *config.Config, opts DaemonOptions) int {
 // writtenDirs are the directories the agent writes to.
 func writtenDirs(cfg *config.Config) []string {
 	return []string{cfg.Agent.Prefix, cfg.Agent.CacheDir, cfg.Security.KeysDir, cfg.TmpDir(), cfg.Agent.LogDir, cfg.Agent.PidDir}
+}
+
+// prepareHome checks the configuration and makes the directories the
+// agent writes to, failing with the reason when one is unusable.
+func prepareHome(cfg *config.Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	// The package creates these; a fresh --home may not have them yet.
+	for _, d := range []struct {
+		path string
+		mode os.FileMode
+	}{
+		{cfg.Agent.Prefix, 0o755}, {cfg.Agent.LogDir, 0o755}, {cfg.Agent.PidDir, 0o755},
+		{cfg.Agent.CacheDir, 0o755}, {cfg.Security.KeysDir, 0o700}, {cfg.WorkDir(), 0o755},
+		{cfg.TmpDir(), 0o1777},
+	} {
+		if err := os.MkdirAll(d.path, d.mode); err != nil {
+			return fmt.Errorf("cannot create %s: %v", d.path, err)
+		}
+	}
+	if err := ensureTmpDir(cfg.TmpDir()); err != nil {
+		return err
+	}
+	// A read-only or full directory fails the start here, naming it,
+	// rather than yielding an agent that registers and fails every
+	// command.
+	return diskhealth.ProbeAll(writtenDirs(cfg)...)
 }
 
 // signalReady tells a waiting `ambari-agent start` that the daemon holds

@@ -57,6 +57,10 @@ func (a *Agent) connect(ctx context.Context, server string) (heartbeat.Conn, err
 	if a.pinner != nil {
 		tlsCfg = a.pinner.Wrap(tlsCfg, server)
 	}
+	if a.shared.TLSSessions != nil && !twoWay {
+		tlsCfg = tlsCfg.Clone()
+		tlsCfg.ClientSessionCache = a.shared.TLSSessions
+	}
 	a.connectedTo.Store(server)
 	url := "wss://" + net.JoinHostPort(server, strconv.Itoa(a.cfg.Server.SecuredURLPort)) + stompPath
 	return stompws.Dial(ctx, stompws.Config{URL: url, TLS: tlsCfg, Log: a.linkLog})
