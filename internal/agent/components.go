@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/sirupsen/logrus"
@@ -105,6 +106,7 @@ func (a *Agent) buildWorkers(logger *logrus.Logger) (*workers, error) {
 		Restarted: runnerRestarted,
 		Python:    w.orch.Python(),
 		Environ:   w.orch.ScriptEnviron(),
+		Dir:       filepath.Join(cfg.WorkDir(), "pyrunner"),
 		WorkDir:   cfg.TmpDir(),
 		Scripts:   cfg.Python.ResidentRunner,
 		Preload:   cfg.Python.PreloadModules,

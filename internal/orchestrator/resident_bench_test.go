@@ -27,9 +27,9 @@ import (
 //	go test -run '^$' -bench BenchmarkResident -benchtime 1x ./internal/orchestrator/
 //
 // CPU counts everything the work costs: the agent process itself, its
-// reaped children (fresh interpreters), and for the resident runner the
-// runner with every child it forked (its own and its children's CPU from
-// /proc, once they are reaped).
+// reaped children (the scripts: fresh interpreters, or forked from the
+// runner, which makes them the agent's children), and the runner with any
+// child of its own (its own and its children's CPU from /proc).
 func BenchmarkResident(b *testing.B) {
 	for _, mode := range []string{"fresh", "resident"} {
 		b.Run("mode="+mode, func(b *testing.B) {
@@ -125,35 +125,25 @@ func (be *residentBench) check(b *testing.B, i int) {
 // children and the runner with its reaped children.
 func (be *residentBench) cpu(b *testing.B) time.Duration {
 	c := be.cpuParts(b)
-	return c.agent + c.fresh + c.runner + c.forked
+	return c.agent + c.scripts + c.runner
 }
 
-type cpuParts struct{ agent, fresh, runner, forked time.Duration }
+type cpuParts struct{ agent, scripts, runner time.Duration }
 
 func (be *residentBench) cpuParts(b *testing.B) cpuParts {
 	var self, children syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
 	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
-	c := cpuParts{agent: tv(self.Utime) + tv(self.Stime), fresh: tv(children.Utime) + tv(children.Stime)}
+	c := cpuParts{agent: tv(self.Utime) + tv(self.Stime), scripts: tv(children.Utime) + tv(children.Stime)}
 	if be.runner != nil {
-		pid := be.runner.Pid()
-		// Its shepherds are reaped within a second of their script's end.
-		deadline := time.Now().Add(30 * time.Second)
-		for hasChildren(pid) && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		c.runner, c.forked = procCPU(b, pid)
+		own, children := procCPU(b, be.runner.Pid())
+		c.runner = own + children
 	}
 	return c
 }
 
 func tv(t syscall.Timeval) time.Duration {
 	return time.Duration(t.Sec)*time.Second + time.Duration(t.Usec)*time.Microsecond
-}
-
-func hasChildren(pid int) bool {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	return err == nil && len(strings.TrimSpace(string(data))) > 0
 }
 
 // procCPU is utime+stime and cutime+cstime of pid.
@@ -184,11 +174,11 @@ func (be *residentBench) statusChecks(b *testing.B) {
 	b.StopTimer()
 	c1 := be.cpuParts(b)
 	per := func(d time.Duration) float64 { return d.Seconds() / float64(n*b.N) }
-	b.ReportMetric(per(c1.agent+c1.fresh+c1.runner+c1.forked-c0.agent-c0.fresh-c0.runner-c0.forked), "cpu-s/check")
+	b.ReportMetric(per(c1.agent+c1.scripts+c1.runner-c0.agent-c0.scripts-c0.runner), "cpu-s/check")
 	b.ReportMetric(per(c1.agent-c0.agent), "agent-cpu-s/check")
+	b.ReportMetric(per(c1.scripts-c0.scripts), "script-cpu-s/check")
 	if be.runner != nil {
 		b.ReportMetric(per(c1.runner-c0.runner), "runner-cpu-s/check")
-		b.ReportMetric(per(c1.forked-c0.forked), "forked-cpu-s/check")
 	}
 }
 

@@ -33,12 +33,15 @@
 // Runner.Start sends the script's command line, environment, working
 // directory and umask, with three descriptors (stdout, stderr, and one end
 // of a socket pair only the agent holds the other end of), over a
-// SOCK_SEQPACKET socket (the runner's fd 3). The runner forks a shepherd,
-// which forks the script's child, writes "pid N" to the run's socket, waits
-// for the child and writes "exit N" (N < 0: killed by signal -N). The
+// SOCK_SEQPACKET socket (the runner's fd 3). The runner forks the
+// script's child with clone(CLONE_PARENT), so that the child is the
+// agent's, not the runner's; the child writes "pid N" to the run's socket
+// and the agent waits for it by pid like for a fresh interpreter. The
 // child waits for the agent's go-ahead byte before it runs anything: if
-// the agent gave up (no pid within Config.NoAnswer) and closed its end, the
-// child exits and the agent runs a fresh interpreter instead, never both.
+// the agent gave up (no pid within Config.NoAnswer) it kills the runner,
+// and a child that still reports its pid is told to exit (the socket is
+// closed) and reaped; the agent runs a fresh interpreter instead, never
+// both.
 //
 // The child then makes itself what `python3 SCRIPT ARGS...` started by the
 // agent would be: its own process group in the agent's session, stdin on
@@ -60,19 +63,15 @@
 // shows the runner's command line, and objects alive at exit are not
 // finalised (Python does not promise that either).
 //
-// Why a shepherd: the script is a grandchild of the runner, not the
-// agent's child, so its exit status belongs to whoever is its parent. A
-// shepherd of its own (own process group, deaf to SIGTERM/SIGINT/SIGHUP,
-// no death signal) is that parent and reports to the agent directly, so
-// the status survives the runner dying or being replaced mid-run; once the
-// runner is gone the shepherd is reparented to init, which reaps it. The
-// alternative, making the agent a child subreaper, would also make the
-// agent the parent of every daemon a command double-forks (they must then
-// be reaped by the agent, without stealing the statuses os/exec waits
-// for). The shepherd keeps the process tree exactly as it was: daemons go
-// to init as before. Its cost is one more fork per run. If a shepherd is
-// killed, Process.Wait waits for the script to end (pidfd) and returns
-// ErrStatusLost.
+// Why CLONE_PARENT: the script's exit status belongs to its parent. As
+// the agent's own child it reaches the agent even when the runner dies or
+// is replaced mid-run, the process tree is the one a fresh interpreter
+// makes (daemons a command double-forks go to init, and the agent adopts
+// nothing), and there is one fork per run. A child subreaper would have
+// made the agent the parent of every such daemon, to be reaped without
+// stealing the statuses os/exec waits for. Where the clone call is not
+// known (an architecture outside runner.py's table) the runner runs no
+// scripts and they start fresh.
 //
 // Every failure falls back: Start returns an error wrapping ErrUnavailable
 // without starting anything when the runner is off, not running (it is

@@ -47,8 +47,9 @@ var AlertModules = []string{
 type Config struct {
 	// Python is the interpreter ("": python3).
 	Python string
-	// Dir is where runner.py is written. "": a private directory created
-	// at the first start and removed by Close.
+	// Dir is where runner.py is written (created 0700 when missing, kept
+	// by Close, so a restarted agent reuses it). "": a private directory
+	// created at the first start and removed by Close.
 	Dir string
 	// LibDirs are put in front of PYTHONPATH when Environ is nil. nil:
 	// DefaultLibDir; an empty non-nil slice: none.
@@ -610,8 +611,8 @@ func (h *Runner) script() (string, error) {
 	if dir == "" {
 		if h.cfg.Dir != "" {
 			dir = h.cfg.Dir
-			if err := os.MkdirAll(dir, 0o700); err != nil {
-				return "", fmt.Errorf("create %s: %w", dir, err)
+			if err := privateDir(dir); err != nil {
+				return "", err
 			}
 		} else {
 			d, err := os.MkdirTemp("", "ambari-agent-pyrunner-")
@@ -635,7 +636,34 @@ func (h *Runner) script() (string, error) {
 	if err := atomicfile.Write(path, runnerSource, 0o600); err != nil {
 		return "", fmt.Errorf("write runner: %w", err)
 	}
+	// A fixed directory outlives agent versions: drop the runners of
+	// earlier ones.
+	if old, _ := filepath.Glob(filepath.Join(dir, "ambari_agent_pyrunner_*.py")); len(old) > 0 {
+		for _, f := range old {
+			if f != path {
+				_ = os.Remove(f)
+			}
+		}
+	}
 	return path, nil
+}
+
+// privateDir creates dir (0700) unless it exists, and refuses one that is
+// not a real directory of ours closed to others: the interpreter runs the
+// file written there.
+func privateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || !ok || int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("runner directory %s is not a directory of this user closed to others", dir)
+	}
+	return nil
 }
 
 // defaultEnviron is the agent's environment with LibDirs in front of

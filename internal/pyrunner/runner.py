@@ -5,10 +5,11 @@
 #
 #   * for an alert request (script alerts, metric expressions, Kerberos HTTP)
 #     a child runs the request and writes the answer to a pipe;
-#   * for a stack script (status checks, commands, hooks, custom actions) a
-#     shepherd child forks the script's child, tells the agent its pid, waits
-#     for it and tells the agent its exit status. The script's child makes
-#     itself look like `python3 SCRIPT ARGS...` started by the agent.
+#   * for a stack script (status checks, commands, hooks, custom actions) it
+#     forks the script's child as a child of the agent (CLONE_PARENT): the
+#     child tells the agent its pid, and the agent waits for it as for any
+#     child of its own. The child makes itself look like
+#     `python3 SCRIPT ARGS...` started by the agent.
 #
 # The runner itself never runs request or script code and never calls into
 # the preloaded modules, so every child starts from modules in the state a
@@ -94,6 +95,7 @@ PRELOADED = frozenset(sys.modules) - BASE_MODULES
 # The runner's own imports come after the preload, so that what the preload
 # imported is told apart from what only the runner uses: scripts' children
 # drop the latter from sys.modules.
+import ctypes  # noqa: E402
 import errno  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
@@ -479,6 +481,54 @@ def set_parent_death_signal():
         pass
 
 
+# clone(2) numbers where its first argument is the flags (the others are
+# all zero here, so their order does not matter).
+SYS_CLONE = {"x86_64": 56, "aarch64": 220, "riscv64": 220, "ppc64le": 120, "ppc64": 120,
+             "i686": 120, "i586": 120, "i386": 120}
+CLONE_PARENT = 0x00008000
+FORK_TO_AGENT = []
+SCRIPTS_ERROR = None
+
+
+def setup_fork_to_agent():
+    """Prepares fork_to_agent(); without it the runner runs no stack
+    scripts (the agent starts fresh interpreters)."""
+    global SCRIPTS_ERROR
+    try:
+        number = SYS_CLONE[os.uname().machine]
+        libc = ctypes.PyDLL(None, use_errno=True)  # PyDLL: the GIL stays held
+        clone = libc.syscall
+        clone.restype = ctypes.c_long
+        clone.argtypes = [ctypes.c_long] + [ctypes.c_ulong] * 5
+        api = ctypes.pythonapi
+        FORK_TO_AGENT[:] = [number, clone, api.PyOS_BeforeFork, api.PyOS_AfterFork_Child,
+                            api.PyOS_AfterFork_Parent]
+    except Exception as e:
+        SCRIPTS_ERROR = "cannot fork scripts as the agent's children on %s: %s: %s" % (
+            os.uname().machine, type(e).__name__, e)
+
+
+def fork_to_agent():
+    """os.fork(), except that the child is the agent's (this process's
+    parent's) child, not ours: clone(CLONE_PARENT). The agent then waits
+    for it itself, so its exit status reaches the agent whatever becomes of
+    the runner, and the process tree is the one a fresh interpreter makes.
+    The runner is single-threaded, which makes the bare system call as safe
+    as fork(); the interpreter's own fork hooks run around it as os.fork()
+    runs them."""
+    number, clone, before, after_child, after_parent = FORK_TO_AGENT
+    before()
+    pid = clone(number, CLONE_PARENT | signal.SIGCHLD, 0, 0, 0, 0)
+    if pid == 0:
+        after_child()
+        return 0
+    err = ctypes.get_errno()
+    after_parent()
+    if pid < 0:
+        raise OSError(err, os.strerror(err))
+    return pid
+
+
 def write_all(fd, data):
     view = memoryview(data)
     while view:
@@ -553,55 +603,19 @@ def make_stdio(fd, name, encoding, errors):
     return stream
 
 
-def script_shepherd(request, run_fd, out_fd, err_fd):
-    """The shepherd: forks the script's child, tells the agent its pid,
-    waits for it and tells the agent how it ended. Never returns. It owns
-    the exit status, so it outlives the runner: no death signal, its own
-    process group, deaf to the signals that stop the runner."""
-    code = 0
-    try:
-        os.setpgid(0, 0)
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
-            signal.signal(sig, signal.SIG_IGN)
-        close_fds_except([run_fd, out_fd, err_fd])
-        pid = os.fork()
-        if pid == 0:
-            script_child(request, run_fd, out_fd, err_fd)  # raises RunScript
-        os.close(out_fd)
-        os.close(err_fd)
-        try:
-            os.setpgid(pid, pid)
-        except OSError:
-            pass
-        try:
-            write_all(run_fd, b"pid %d\n" % pid)
-        except OSError:
-            pass  # the agent gave up: the child reads no go-ahead and exits
-        while True:
-            try:
-                _, status = os.waitpid(pid, 0)
-                break
-            except ChildProcessError:
-                status = None
-                break
-        if status is not None:
-            try:
-                write_all(run_fd, b"exit %d\n" % os.waitstatus_to_exitcode(status))
-            except OSError:
-                pass
-    except RunScript:
-        raise  # the script's child on its way to the top level
-    except BaseException:
-        code = 1
-    os._exit(code)
-
-
 def script_child(request, run_fd, out_fd, err_fd):
-    """Turns this child into `python3 SCRIPT ARGS...` as the agent would
-    start it, then raises RunScript. Exits at once when the agent does not
-    give the go-ahead (it fell back to a fresh interpreter)."""
+    """Turns this child (the agent's, see fork_to_agent) into
+    `python3 SCRIPT ARGS...` as the agent would start it, then raises
+    RunScript. Exits at once when the agent does not give the go-ahead (it
+    fell back to a fresh interpreter)."""
     try:
+        # A process group of its own before the agent learns the pid, so
+        # that a tree kill finds it there.
         os.setpgid(0, 0)
+        write_all(run_fd, b"pid %d\n" % os.getpid())
+        # Nothing of the runner's (its protocol pipes, the request socket)
+        # stays open here: the agent notices the runner's death by them.
+        close_fds_except([run_fd, out_fd, err_fd])
         argv = request["argv"]
         script = argv[1]
         for sig in CHANGED_SIGNALS:
@@ -706,8 +720,8 @@ KEEP_ALIVE = []
 # (it imports nothing afterwards; requests import in their children).
 # Precomputed: every object a child touches costs it a copied page.
 RUNNER_ONLY = []
-# The signals whose disposition the runner or a shepherd changes; the
-# others are still as the interpreter set them at start.
+# The signals whose disposition the runner changes; the others are still as
+# the interpreter set them at start.
 CHANGED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
 
@@ -731,7 +745,6 @@ class Runner(object):
         if exec_sock is not None:
             self.sel.register(exec_sock.fileno(), selectors.EVENT_READ, "exec")
         self.children = {}     # request id -> Child
-        self.shepherds = set()  # pids of stack script shepherds
         self.queue = []        # (request, deadline) waiting for a child slot
         self.inbuf = bytearray()
         self.pid = os.getpid()
@@ -790,8 +803,8 @@ class Runner(object):
             "resource_management_error": STACK.get("resource_management_error"),
             "curl_krb_request": "curl_krb_request" in STACK,
             "children": len(self.children),
-            "scripts": self.exec_sock is not None and PRELOAD_ERROR is None,
-            "preload_error": PRELOAD_ERROR,
+            "scripts": self.exec_sock is not None and PRELOAD_ERROR is None and SCRIPTS_ERROR is None,
+            "preload_error": PRELOAD_ERROR or SCRIPTS_ERROR,
             "preload_missing": PRELOAD_MISSING,
             "preloaded": len(PRELOADED),
             "files": module_files(),
@@ -840,10 +853,8 @@ class Runner(object):
                 log("ERROR", "stack script request with %d descriptors" % len(fds))
                 return
             request = json.loads(data.decode("utf-8"))
-            pid = os.fork()
-            if pid == 0:
-                script_shepherd(request, fds[0], fds[1], fds[2])
-            self.shepherds.add(pid)
+            if fork_to_agent() == 0:
+                script_child(request, fds[0], fds[1], fds[2])  # raises RunScript
         except Exception as e:
             # The run's socket closes unanswered: the agent falls back.
             log("ERROR", "cannot start a stack script: %s: %s" % (type(e).__name__, e))
@@ -893,7 +904,6 @@ class Runner(object):
                 return
             if pid == 0:
                 return
-            self.shepherds.discard(pid)
 
     def expire(self, now):
         for child in list(self.children.values()):
@@ -911,7 +921,7 @@ class Runner(object):
             self.start(request, deadline)
 
     def next_timeout(self):
-        if not self.children and not self.shepherds and not self.queue:
+        if not self.children and not self.queue:
             return None  # idle: nothing to reap or expire
         deadlines = [c.deadline for c in self.children.values() if c.deadline is not None]
         deadlines += [d for _, d in self.queue if d is not None]
@@ -970,8 +980,8 @@ class Runner(object):
             self.expire(time.monotonic())
 
     def shutdown(self):
-        # Alert children go with the runner; stack scripts do not (their
-        # shepherds report to the agent directly).
+        # Alert children go with the runner; stack scripts do not (they are
+        # the agent's children).
         for child in list(self.children.values()):
             self.kill(child)
         self.reap()
@@ -994,6 +1004,10 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if PRELOAD_ERROR:
         log("ERROR", "preloading failed, stack scripts run in fresh interpreters: %s" % PRELOAD_ERROR)
+    if exec_sock is not None:
+        setup_fork_to_agent()
+        if SCRIPTS_ERROR:
+            log("ERROR", "stack scripts run in fresh interpreters: %s" % SCRIPTS_ERROR)
     stack_modules()
     RUNNER_ONLY.extend(sorted(set(sys.modules) - BASE_MODULES - PRELOADED, reverse=True))
     # Objects that exist now are never collected: children then do not

@@ -321,3 +321,41 @@ func TestWedgedHelperIsReplaced(t *testing.T) {
 		t.Fatal("the stopped helper is still in use")
 	}
 }
+
+// A fixed runner directory is kept by Close and reused by the next
+// runner; an earlier version's file is dropped; a directory others may
+// write to is refused.
+func TestFixedDirIsReused(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pyrunner")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stale := writeScript(t, dir, "ambari_agent_pyrunner_000000000000.py", "raise SystemExit(9)\n")
+	for i := 0; i < 2; i++ {
+		h := New(Config{LibDirs: []string{}, Dir: dir})
+		if _, err := h.Call(context.Background(), "ping", nil, 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Close(); err != nil {
+			t.Fatal(err)
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, "*.py"))
+		if len(files) != 1 || files[0] == stale {
+			t.Fatalf("runner directory holds %v", files)
+		}
+	}
+	open := filepath.Join(t.TempDir(), "open")
+	if err := os.Mkdir(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	h := New(Config{LibDirs: []string{}, Dir: open, RetryDelay: time.Hour})
+	defer h.Close()
+	_, err := h.Call(context.Background(), "ping", nil, 30*time.Second)
+	var he *Error
+	if !errors.As(err, &he) || he.Kind != KindStart || !strings.Contains(he.Message, "closed to others") {
+		t.Fatalf("runner in a world-writable directory: %v", err)
+	}
+}

@@ -1,7 +1,7 @@
 package pyrunner
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,44 +36,43 @@ type Spec struct {
 // the caller then starts a fresh interpreter.
 var ErrUnavailable = errors.New("resident python runner unavailable")
 
-// ErrStatusLost is returned by Process.Wait when the shepherd that owned
-// the script's exit status was killed; Wait returns once the script is
-// gone.
-var ErrStatusLost = errors.New("exit status lost: the script's shepherd process was killed")
+// ErrStatusLost is returned by Process.Wait when the script's exit status
+// was collected by something else in the agent's process (it waits for
+// its children by pid only, so this means a bug); Wait returns once the
+// script is gone.
+var ErrStatusLost = errors.New("exit status lost: the script was reaped elsewhere")
 
-// Process is a stack script forked by the runner. The script is the child
-// of a shepherd process, not of the runner: the shepherd waits for it and
-// writes its exit status to a socket only the agent holds, so the status
-// arrives even when the runner dies or is replaced meanwhile.
+// Process is a stack script forked by the runner as the agent's own
+// child (see doc.go): the agent waits for it like for a fresh
+// interpreter, so its exit status arrives whatever becomes of the runner.
 type Process struct {
 	pid int
-	f   *os.File
-	br  *bufio.Reader
 }
 
 // Pid is the script's own process id (for timeouts, cancel, tree kill).
 func (p *Process) Pid() int { return p.pid }
 
-// Wait blocks until the script ends and returns its exit status as the
-// agent reports it: the exit code, or -N for death by signal N.
+// Wait blocks until the script ends, reaps it and returns its exit status
+// as the agent reports it: the exit code, or -N for death by signal N.
 func (p *Process) Wait() (int, error) {
-	defer p.f.Close()
+	var ws unix.WaitStatus
 	for {
-		line, err := p.br.ReadString('\n')
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "exit "); ok {
-			if code, perr := strconv.Atoi(v); perr == nil {
-				return code, nil
-			}
+		_, err := unix.Wait4(p.pid, &ws, 0, nil)
+		if err == nil {
+			break
 		}
-		if err != nil {
+		if err != unix.EINTR {
 			waitGone(p.pid)
 			return 1, ErrStatusLost
 		}
 	}
+	if ws.Signaled() {
+		return -int(ws.Signal()), nil
+	}
+	return ws.ExitStatus(), nil
 }
 
-// waitGone blocks until pid no longer runs (it is not our child: a pidfd
-// tells when it exits).
+// waitGone blocks until pid no longer runs (a pidfd tells when it exits).
 func waitGone(pid int) {
 	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
@@ -265,7 +264,8 @@ type scriptRequest struct {
 }
 
 // fork sends one script request with its descriptors (the run's socket,
-// stdout, stderr), reads the script's pid and lets it go.
+// stdout, stderr), reads the script's pid (the script, already the
+// agent's child, writes it) and lets it go.
 func (h *Runner) fork(p *process, spec Spec) (*Process, error) {
 	cwd := spec.Dir
 	if cwd == "" {
@@ -308,30 +308,65 @@ func (h *Runner) fork(p *process, spec Spec) (*Process, error) {
 		return nil, unavailable("send script request: %v", err)
 	}
 	_ = local.SetReadDeadline(time.Now().Add(h.cfg.NoAnswer))
-	br := bufio.NewReaderSize(local, 64)
-	line, err := br.ReadString('\n')
+	pid, err := readPid(local)
 	if err != nil {
-		// Closing our end stops a child forked after we gave up: it never
-		// reads the go-ahead.
-		local.Close()
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			h.kill(p, fmt.Sprintf("no script started within %s", h.cfg.NoAnswer))
+			// The script may still come: it is our child, so it is told
+			// to exit and reaped.
+			go reapLate(local)
+		} else {
+			local.Close()
 		}
 		return nil, unavailable("script not started: %v", err)
 	}
-	pid, perr := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(line), "pid "))
-	if perr != nil || pid <= 0 {
-		local.Close()
-		return nil, unavailable("bad answer %q", line)
-	}
-	_ = local.SetReadDeadline(time.Time{})
 	_ = local.SetWriteDeadline(time.Now().Add(h.cfg.NoAnswer))
-	if _, err := local.Write([]byte("g")); err != nil {
-		local.Close()
+	_, err = local.Write([]byte("g"))
+	local.Close()
+	if err != nil {
+		// It exits without the go-ahead.
+		_, _ = (&Process{pid: pid}).Wait()
 		return nil, unavailable("go-ahead: %v", err)
 	}
-	_ = local.SetWriteDeadline(time.Time{})
-	return &Process{pid: pid, f: local, br: br}, nil
+	return &Process{pid: pid}, nil
+}
+
+// readPid reads the script's "pid N" line (it is the only thing written
+// to the run's socket).
+func readPid(f *os.File) (int, error) {
+	var buf [32]byte
+	n := 0
+	for n < len(buf) {
+		m, err := f.Read(buf[n:])
+		n += m
+		if i := bytes.IndexByte(buf[:n], '\n'); i >= 0 {
+			pid, perr := strconv.Atoi(strings.TrimPrefix(string(buf[:i]), "pid "))
+			if perr != nil || pid <= 0 {
+				return 0, fmt.Errorf("bad answer %q", buf[:i])
+			}
+			return pid, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	return 0, fmt.Errorf("bad answer %q", buf[:n])
+}
+
+// lateScriptWait bounds the wait for a script forked after Start gave up
+// (the runner was killed meanwhile, so it comes within moments or never).
+const lateScriptWait = time.Minute
+
+// reapLate waits for the pid of a script forked after Start gave up on
+// the runner, then closes the socket (no go-ahead: the script exits at
+// once) and reaps it.
+func reapLate(f *os.File) {
+	_ = f.SetReadDeadline(time.Now().Add(lateScriptWait))
+	pid, err := readPid(f)
+	f.Close()
+	if err == nil {
+		_, _ = (&Process{pid: pid}).Wait()
+	}
 }
 
 var umaskOnce = sync.OnceValues(func() (int, bool) {

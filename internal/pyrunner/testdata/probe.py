@@ -76,6 +76,7 @@ dump = {
     "fds": fds(),
     "umask": umask,
     "own_group": os.getpgid(0) == os.getpid(),
+    "ppid": os.getppid(),
     "sid": os.getsid(0),
     "signals": dispositions(),
     "mask": sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])),

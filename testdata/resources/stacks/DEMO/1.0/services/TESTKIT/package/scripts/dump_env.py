@@ -25,7 +25,7 @@ except (OSError, ValueError):
     out = {}
 out["dump"] = {
     "argv": sys.argv, "cwd": os.getcwd(), "env": env, "fds": fds,
-    "executable": sys.executable, "pid": os.getpid(), "pgid": os.getpgid(0), "sid": os.getsid(0), "ppid": os.getppid(),
+    "executable": sys.executable, "cmdline": open("/proc/self/cmdline").read().split("\0"), "pid": os.getpid(), "pgid": os.getpgid(0), "sid": os.getsid(0), "ppid": os.getppid(),
 }
 with open(structured_out, "w") as f:
     json.dump(out, f)
