@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"strconv"
 	"syscall"
@@ -131,8 +130,7 @@ func runMany(o multiplier.RunOptions, logFile string, httpPort int, out io.Write
 		for s := range sigs {
 			switch s {
 			case syscall.SIGUSR1:
-				buf := make([]byte, 64<<20)
-				log.Warnf("SIGUSR1: goroutine dump follows\n%s", buf[:runtime.Stack(buf, true)])
+				agent.DumpGoroutines(log)
 			case syscall.SIGHUP:
 				failed := o.Logs.Reopen()
 				if err := logging.Reopen(logger); err != nil {

@@ -108,7 +108,7 @@ func RunDaemon(cfg *config.Config, opts DaemonOptions) int {
 		for s := range sigs {
 			switch s {
 			case syscall.SIGUSR1:
-				dumpGoroutines(log)
+				DumpGoroutines(log)
 			case syscall.SIGHUP:
 				// logrotate's usual postrotate: write to new files
 				// under the old names.
@@ -242,9 +242,9 @@ func boundOutFile(ctx context.Context) {
 	}
 }
 
-// dumpGoroutines writes every goroutine's stack to the log (SIGUSR1; the
+// DumpGoroutines writes every goroutine's stack to the log (SIGUSR1; the
 // Python agent dumps its threads' stacks).
-func dumpGoroutines(log *logrus.Entry) {
+func DumpGoroutines(log *logrus.Entry) {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)

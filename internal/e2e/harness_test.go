@@ -209,13 +209,7 @@ func newAgent(t testing.TB, s *sim.Server, name string, edits Ini) *Agent {
 		t.Fatal(err)
 	}
 	base := Ini{
-		"server": {
-			"hostname":                  "127.0.0.1",
-			"url_port":                  strconv.Itoa(s.URLPort()),
-			"secured_url_port":          strconv.Itoa(s.SecuredURLPort()),
-			"connect_retry_delay":       "1",
-			"max_reconnect_retry_delay": "2",
-		},
+		"server": serverIni(s),
 		"agent": {
 			"ping_port":                    "0",
 			"hostname_script":              script,
@@ -265,6 +259,18 @@ func (a *Agent) StartReady(s *sim.Server, d time.Duration) (context.Context, sim
 		a.t.Fatalf("agent %s never became ready: %v", a.Name, err)
 	}
 	return ctx, h
+}
+
+// serverIni is the [server] section that points an agent at s, with short
+// reconnect delays.
+func serverIni(s *sim.Server) map[string]string {
+	return map[string]string{
+		"hostname":                  "127.0.0.1",
+		"url_port":                  strconv.Itoa(s.URLPort()),
+		"secured_url_port":          strconv.Itoa(s.SecuredURLPort()),
+		"connect_retry_delay":       "1",
+		"max_reconnect_retry_delay": "2",
+	}
 }
 
 // editIni replaces key=value lines in their sections, or appends them.

@@ -65,17 +65,6 @@ func freePingPorts(t testing.TB, n int) int {
 	return 0
 }
 
-// realPython is the interpreter python3 names, not a wrapper (a pyenv
-// shim costs a shell or two per script, times fifty hosts).
-func realPython(t testing.TB) string {
-	t.Helper()
-	out, err := exec.Command("python3", "-c", "import sys; print(sys.executable)").Output()
-	if err != nil {
-		t.Fatalf("python3: %v", err)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // TestMultiplierRunFiftyHosts: `multiplier run` runs 50 hosts as agents of
 // one process. Every host registers with its own name, runs a command and
 // reports its components' status; one host panics and is started again
@@ -106,19 +95,13 @@ func TestMultiplierRunFiftyHosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	ini := editIni(string(stock), Ini{
-		"server": {
-			"hostname":                  "127.0.0.1",
-			"url_port":                  strconv.Itoa(s.URLPort()),
-			"secured_url_port":          strconv.Itoa(s.SecuredURLPort()),
-			"connect_retry_delay":       "1",
-			"max_reconnect_retry_delay": "2",
-		},
+		"server": serverIni(s),
 		"agent": {
 			"command_reports_interval":     "1",
 			"status_commands_run_interval": "10",
 			"loglevel":                     "INFO",
 		},
-		"python": {"resident_runner": residentRunner(), "executable": realPython(t)},
+		"python": {"resident_runner": residentRunner(), "executable": suitePython(t)},
 	})
 	if err := os.WriteFile(filepath.Join(conf, "ambari-agent.ini"), []byte(ini), 0o644); err != nil {
 		t.Fatal(err)
