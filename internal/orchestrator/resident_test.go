@@ -3,7 +3,6 @@ package orchestrator
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -139,28 +138,7 @@ func TestResidentSignalDeath(t *testing.T) {
 // not.
 func TestResidentStatusStoppedKillsTheCheck(t *testing.T) {
 	e, _ := residentEnv(t, nil)
-	pidsFile := filepath.Join(e.tmp, "pids")
-	e.applyCaches([]map[string]any{{"serviceName": "TESTKIT", "componentName": "SLOW", "hostIds": []int{1},
-		"componentLevelParams": map[string]any{},
-		"commandParams": map[string]any{"command_timeout": "600", "script": "scripts/sleep_tree.py", "script_type": "PYTHON",
-			"service_package_folder": testkitPkg, "pids_file": pidsFile}}})
-	ctx, cancel := context.WithCancel(context.Background())
-	got := make(chan error, 1)
-	go func() {
-		_, _, _, err := e.orch.RunStatus(ctx, clusterID, "TESTKIT", "SLOW", "")
-		got <- err
-	}()
-	pids := parsePids(t, waitFile(t, pidsFile))
-	killLater(t, pids...)
-	cancel()
-	if err := <-got; !errors.Is(err, ErrStopped) {
-		t.Fatalf("stopped check: %v, want ErrStopped", err)
-	}
-	for _, pid := range pids {
-		if processAlive(pid) {
-			t.Errorf("process %d of the stopped check still runs", pid)
-		}
-	}
+	stopCheckMidway(t, e)
 }
 
 // When the runner dies, scripts run in fresh interpreters at once, and

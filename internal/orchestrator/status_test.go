@@ -113,29 +113,7 @@ func TestStatusUsesTopologyTimeoutAndNoHooks(t *testing.T) {
 func TestStatusStoppedKillsTheCheck(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	pidsFile := filepath.Join(e.tmp, "pids")
-	e.applyCaches([]map[string]any{{"serviceName": "TESTKIT", "componentName": "SLOW", "hostIds": []int{1},
-		"componentLevelParams": map[string]any{},
-		"commandParams": map[string]any{"command_timeout": "600", "script": "scripts/sleep_tree.py", "script_type": "PYTHON",
-			"service_package_folder": testkitPkg, "pids_file": pidsFile}}})
-	ctx, cancel := context.WithCancel(context.Background())
-	got := make(chan error, 1)
-	go func() {
-		_, _, _, err := e.orch.RunStatus(ctx, clusterID, "TESTKIT", "SLOW", "")
-		got <- err
-	}()
-	pids := parsePids(t, waitFile(t, pidsFile))
-	killLater(t, pids...)
-	cancel()
-	if err := <-got; !errors.Is(err, ErrStopped) {
-		t.Fatalf("stopped check: %v, want ErrStopped", err)
-	}
-	// Killed before RunStatus returned, not merely abandoned.
-	for _, pid := range pids {
-		if processAlive(pid) {
-			t.Errorf("process %d of the stopped check still runs", pid)
-		}
-	}
+	stopCheckMidway(t, e)
 	ents, _ := os.ReadDir(e.data)
 	for _, ent := range ents {
 		if strings.HasPrefix(ent.Name(), "status_") {
@@ -160,5 +138,35 @@ func TestRunStatusAdapter(t *testing.T) {
 	cancel()
 	if _, _, _, err := e.orch.RunStatus(ctx, clusterID, "DEMO", "DEMO_CLIENT", ""); !errors.Is(err, ErrStopped) {
 		t.Errorf("stopped: %v", err)
+	}
+}
+
+// stopCheckMidway starts the status check of a component whose script
+// builds a process tree and sleeps, stops waiting once the tree runs, and
+// checks that RunStatus says ErrStopped with the whole tree killed.
+func stopCheckMidway(t *testing.T, e *env) {
+	t.Helper()
+	pidsFile := filepath.Join(e.tmp, "pids")
+	e.applyCaches([]map[string]any{{"serviceName": "TESTKIT", "componentName": "SLOW", "hostIds": []int{1},
+		"componentLevelParams": map[string]any{},
+		"commandParams": map[string]any{"command_timeout": "600", "script": "scripts/sleep_tree.py", "script_type": "PYTHON",
+			"service_package_folder": testkitPkg, "pids_file": pidsFile}}})
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan error, 1)
+	go func() {
+		_, _, _, err := e.orch.RunStatus(ctx, clusterID, "TESTKIT", "SLOW", "")
+		got <- err
+	}()
+	pids := parsePids(t, waitFile(t, pidsFile))
+	killLater(t, pids...)
+	cancel()
+	if err := <-got; !errors.Is(err, ErrStopped) {
+		t.Fatalf("stopped check: %v, want ErrStopped", err)
+	}
+	// Killed before RunStatus returned, not merely abandoned.
+	for _, pid := range pids {
+		if processAlive(pid) {
+			t.Errorf("process %d of the stopped check still runs", pid)
+		}
 	}
 }
