@@ -206,15 +206,23 @@ func stackLib(t testing.TB) string {
 	return p
 }
 
-// The same probe, run fresh and forked, sees the same process and the same
-// interpreter.
-func TestFidelity(t *testing.T) {
-	lib := stackLib(t)
-	env0 := scriptEnv("PYTHONPATH=" + lib)
+// probeRunner is a ready runner with the stack library preloaded and the
+// environment the probe script needs: the library on PYTHONPATH and the
+// preloaded module set, which the probe leaves out of its dump.
+func probeRunner(t *testing.T) (*scriptRunner, []string) {
+	t.Helper()
+	env0 := scriptEnv("PYTHONPATH=" + stackLib(t))
 	s := newScriptRunner(t, Config{Preload: stackPreload})
 	set := preloadSet(t, s.py, env0, append(append([]string(nil), stackPreload...), AlertModules...))
 	env := append(env0[:len(env0):len(env0)], "PROBE_PRELOAD_SET="+set)
 	s.ready(env)
+	return s, env
+}
+
+// The same probe, run fresh and forked, sees the same process and the same
+// interpreter.
+func TestFidelity(t *testing.T) {
+	s, env := probeRunner(t)
 	cwd := t.TempDir()
 	dir := t.TempDir()
 	probe := probePath(t)
@@ -475,12 +483,7 @@ func TestPreloadFailureFallsBack(t *testing.T) {
 // A script that damages its own interpreter and signals its own process
 // group harms no later run.
 func TestDamagingScriptHarmsNoLaterRun(t *testing.T) {
-	lib := stackLib(t)
-	env0 := scriptEnv("PYTHONPATH=" + lib)
-	s := newScriptRunner(t, Config{Preload: stackPreload})
-	set := preloadSet(t, s.py, env0, append(append([]string(nil), stackPreload...), AlertModules...))
-	env := append(env0[:len(env0):len(env0)], "PROBE_PRELOAD_SET="+set)
-	s.ready(env)
+	s, env := probeRunner(t)
 	dir := t.TempDir()
 	damage := filepath.Join(dir, "damage.py")
 	if err := os.WriteFile(damage, []byte(`
